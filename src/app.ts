@@ -1,0 +1,147 @@
+import 'reflect-metadata';
+import type { Config } from './config.js';
+import type { AuthUser, RequestContext } from './context.js';
+import { openDatabase, type Database, type EntityManager } from './infra/database.js';
+import { HealthMonitor } from './infra/health.js';
+import { openNats, type Nats } from './infra/nats.js';
+import { openRedis, type Redis } from './infra/redis.js';
+import { createGraphiqlHandler } from './http/graphiql.js';
+import { createGraphqlEndpoint, type GraphqlEndpoint } from './http/graphql.js';
+import { operatorRoutes, startHttpServer, type HttpServer, type Route } from './http/server.js';
+import { createLogger, type Logger } from './logger.js';
+import { createMetrics, type Metrics } from './metrics.js';
+import { buildAppSchema } from './schema/build-schema.js';
+import { createServices, type Services } from './services/index.js';
+import { createLoaders, type Loaders } from './services/loaders.js';
+
+/** The connections to the outside world, opened once per process. */
+export interface Infra {
+  config: Config;
+  log: Logger;
+  metrics: Metrics;
+  orm: Database;
+  redis: Redis;
+  nats: Nats;
+  health: HealthMonitor;
+}
+
+export interface App {
+  config: Config;
+  infra: Infra;
+  services: Services;
+  /** The HTTP port actually listened on (useful with PORT=0). */
+  port: number;
+  url: string;
+  stop(): Promise<void>;
+}
+
+const SHUTDOWN_GRACE_MS = 10_000;
+
+/**
+ * Starts one process of the system in its ROLE: `gateway` serves GraphQL, webhooks and live
+ * updates; `worker` runs the queue consumers and sweeps; `all` does both. Every role serves
+ * `/healthz`, `/readyz` and `/metrics`.
+ */
+export async function startApp(
+  config: Config,
+  log: Logger = createLogger(config.logLevel, { role: config.role }),
+): Promise<App> {
+  const infra = await openInfra(config, log);
+  const services = createServices(config);
+  const gateway = config.role !== 'worker';
+
+  let graphql: GraphqlEndpoint | undefined;
+  const routes: Route[] = [operatorRoutes(infra.health, infra.metrics)];
+  if (gateway) {
+    graphql = await createGraphqlEndpoint({
+      schema: await buildAppSchema(services),
+      log,
+      metrics: infra.metrics,
+      production: config.production,
+      introspection: config.graphiql,
+      authenticate: (authorization) => services.tokens.fromAuthorizationHeader(authorization),
+      createContext: (user) => createRequestContext(infra.orm, user),
+    });
+    if (config.graphiql) {
+      const graphiql = createGraphiqlHandler({ endpoint: '/graphql' });
+      routes.push((req, res) => graphiql(req, res));
+    }
+    const endpoint = graphql;
+    routes.push(async (req, res) => {
+      if (req.url?.split('?')[0] !== '/graphql') return false;
+      await endpoint.handleHttp(req, res);
+      return true;
+    });
+  }
+
+  const http: HttpServer = await startHttpServer({ port: config.port, routes, log, metrics: infra.metrics });
+  graphql?.attachWebSocket(http.server);
+  infra.health.start();
+  log.info(
+    {
+      port: http.port,
+      role: config.role,
+      paymentProvider: config.payments.provider,
+      pushProvider: config.push.provider,
+      graphiql: gateway && config.graphiql,
+      ephemeralJwtSecret: config.auth.jwtSecretIsEphemeral,
+    },
+    'started',
+  );
+
+  let stopping: Promise<void> | undefined;
+  return {
+    config,
+    infra,
+    services,
+    port: http.port,
+    url: `http://127.0.0.1:${http.port}`,
+    stop() {
+      stopping ??= (async () => {
+        log.info('stopping');
+        infra.health.stop();
+        await Promise.all([http.close(SHUTDOWN_GRACE_MS), graphql?.stop()]);
+        await closeInfra(infra);
+        log.info('stopped');
+      })();
+      return stopping;
+    },
+  };
+}
+
+async function openInfra(config: Config, log: Logger): Promise<Infra> {
+  const orm = await openDatabase(config.databaseUrl, log, { migrate: config.migrateOnStart });
+  const redis = await openRedis(config.redisUrl, log);
+  const nats = await openNats(config.natsUrl, config.namespace, log);
+  const health = new HealthMonitor({
+    postgres: () => orm.em.fork().execute('select 1'),
+    redis: () => redis.ping(),
+    nats: async () => {
+      if (nats.nc.isClosed()) throw new Error('connection closed');
+      await nats.nc.flush();
+    },
+  });
+  return { config, log, metrics: createMetrics(), orm, redis, nats, health };
+}
+
+async function closeInfra(infra: Infra): Promise<void> {
+  await infra.nats.close();
+  infra.redis.disconnect();
+  await infra.orm.close();
+}
+
+/** The same context for HTTP requests and graphql-ws operations; the EntityManager fork is made on first use. */
+export function createRequestContext(orm: Database, user: AuthUser | null): RequestContext {
+  let em: EntityManager | undefined;
+  let loaders: Loaders | undefined;
+  const getEm = () => (em ??= orm.em.fork());
+  return {
+    user,
+    get em() {
+      return getEm();
+    },
+    get loaders() {
+      return (loaders ??= createLoaders(getEm));
+    },
+  };
+}

@@ -1,0 +1,151 @@
+import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
+
+/**
+ * The one place that reads the environment. It is parsed once against a schema; every bad
+ * variable is reported in a single error, and the rest of the code receives a typed object.
+ */
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce
+    .number({ error: 'must be a whole number' })
+    .int({ error: 'must be a whole number' })
+    .min(min, { error: `must be at least ${min}` })
+    .max(max, { error: `must be at most ${max}` });
+
+const url = (...protocols: string[]) =>
+  z.string().refine(
+    (v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { error: `must be a ${protocols.map((p) => p.replace(':', '://')).join(' or ')} URL` },
+  );
+
+const EnvSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  PORT: int(0, 65535).default(4000),
+  ROLE: z.enum(['all', 'gateway', 'worker']).default('all'),
+  DATABASE_URL: url('postgres:', 'postgresql:').default('postgres://postgres@127.0.0.1:5432/ticketing'),
+  REDIS_URL: url('redis:', 'rediss:').default('redis://127.0.0.1:6379'),
+  NATS_URL: url('nats:', 'tls:').default('nats://127.0.0.1:4222'),
+  /** Prefix of every Redis key, NATS subject and JetStream stream: lets tests and tenants share servers. */
+  NAMESPACE: z
+    .string()
+    .regex(/^[a-z][a-z0-9_]{0,31}$/, { error: 'must be lower-case letters, digits or _ (max 32)' })
+    .default('tix'),
+  JWT_SECRET: z.string().min(32, { error: 'must be at least 32 characters' }).optional(),
+  JWT_TTL_SECONDS: int(60).default(3600),
+  ADMIN_EMAILS: z.string().default(''),
+  HOLD_SECONDS: int(1).default(300),
+  BOOKING_WAIT_MS: int(0, 60_000).default(2000),
+  BOOKING_RATE_PER_SECOND: int(1).default(5),
+  PAYMENT_PROVIDER: z.enum(['simulated', 'stripe']).default('simulated'),
+  STRIPE_SECRET_KEY: z.string().min(1).optional(),
+  STRIPE_WEBHOOK_SECRET: z.string().min(1).optional(),
+  /** Where the stripe driver sends API calls; tests point it at a local stand-in. */
+  STRIPE_API_URL: url('http:', 'https:').optional(),
+  PUSH_PROVIDER: z.enum(['log', 'fcm']).default('log'),
+  GOOGLE_APPLICATION_CREDENTIALS: z.string().min(1).optional(),
+  MIGRATE_ON_START: bool.default(true),
+  GRAPHIQL: bool.optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** How often the safety-net sweeps (expired holds, undecided bookings, unapplied webhooks) run. */
+  SWEEP_INTERVAL_MS: int(100).default(5000),
+});
+
+type Env = z.infer<typeof EnvSchema>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** The simulated provider signs its own webhooks; this value is public and only valid with it. */
+const SIMULATED_WEBHOOK_SECRET = 'whsec_simulated_development_only';
+
+export function loadConfig(source: Record<string, string | undefined> = process.env) {
+  // Empty strings count as "not set", so `FOO=` in a .env file falls back to the default.
+  const env = Object.fromEntries(Object.entries(source).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = EnvSchema.safeParse(env);
+  const problems: string[] = parsed.success
+    ? []
+    : parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+  if (parsed.success) problems.push(...crossChecks(parsed.data));
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
+  return toConfig(parsed.data);
+}
+
+function crossChecks(env: Env): string[] {
+  const problems: string[] = [];
+  if (env.NODE_ENV === 'production' && !env.JWT_SECRET) problems.push('JWT_SECRET: required in production');
+  if (env.PAYMENT_PROVIDER === 'stripe') {
+    if (!env.STRIPE_SECRET_KEY) problems.push('STRIPE_SECRET_KEY: required when PAYMENT_PROVIDER=stripe');
+    if (!env.STRIPE_WEBHOOK_SECRET) problems.push('STRIPE_WEBHOOK_SECRET: required when PAYMENT_PROVIDER=stripe');
+  }
+  if (env.PUSH_PROVIDER === 'fcm' && !env.GOOGLE_APPLICATION_CREDENTIALS) {
+    problems.push('GOOGLE_APPLICATION_CREDENTIALS: required when PUSH_PROVIDER=fcm');
+  }
+  for (const email of splitList(env.ADMIN_EMAILS)) {
+    if (!z.email().safeParse(email).success) problems.push(`ADMIN_EMAILS: "${email}" is not an e-mail address`);
+  }
+  return problems;
+}
+
+function splitList(value: string): string[] {
+  return value
+    .split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
+}
+
+function toConfig(env: Env) {
+  const production = env.NODE_ENV === 'production';
+  return {
+    env: env.NODE_ENV,
+    production,
+    port: env.PORT,
+    role: env.ROLE,
+    namespace: env.NAMESPACE,
+    logLevel: env.LOG_LEVEL,
+    databaseUrl: env.DATABASE_URL,
+    redisUrl: env.REDIS_URL,
+    natsUrl: env.NATS_URL,
+    migrateOnStart: env.MIGRATE_ON_START,
+    graphiql: env.GRAPHIQL ?? !production,
+    auth: {
+      /** Without JWT_SECRET (development only) tokens are signed with a random key and die with the process. */
+      jwtSecret: env.JWT_SECRET ?? randomBytes(32).toString('hex'),
+      jwtSecretIsEphemeral: env.JWT_SECRET === undefined,
+      tokenTtlSeconds: env.JWT_TTL_SECONDS,
+      adminEmails: new Set(splitList(env.ADMIN_EMAILS)),
+    },
+    booking: {
+      holdSeconds: env.HOLD_SECONDS,
+      waitMs: env.BOOKING_WAIT_MS,
+      ratePerSecond: env.BOOKING_RATE_PER_SECOND,
+    },
+    payments: {
+      provider: env.PAYMENT_PROVIDER,
+      stripeSecretKey: env.STRIPE_SECRET_KEY,
+      stripeApiUrl: env.STRIPE_API_URL,
+      webhookSecret: env.STRIPE_WEBHOOK_SECRET ?? SIMULATED_WEBHOOK_SECRET,
+    },
+    push: {
+      provider: env.PUSH_PROVIDER,
+      googleCredentials: env.GOOGLE_APPLICATION_CREDENTIALS,
+    },
+    sweepIntervalMs: env.SWEEP_INTERVAL_MS,
+  };
+}
+
+export type Config = ReturnType<typeof toConfig>;

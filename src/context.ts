@@ -1,0 +1,20 @@
+import type { EntityManager } from './infra/database.js';
+import type { UserRole } from './entities/user.entity.js';
+import type { Loaders } from './services/loaders.js';
+
+/** The signed-in caller, as read from a verified access token. */
+export interface AuthUser {
+  id: string;
+  email: string;
+  role: UserRole;
+}
+
+/**
+ * One per GraphQL operation (HTTP request or graphql-ws subscription), built the same way for both.
+ * `em` is a fork of the EntityManager, so no request touches the global identity map.
+ */
+export interface RequestContext {
+  readonly user: AuthUser | null;
+  readonly em: EntityManager;
+  readonly loaders: Loaders;
+}

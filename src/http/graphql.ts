@@ -1,0 +1,215 @@
+import type { IncomingMessage, ServerResponse, Server as HttpServer } from 'node:http';
+import { ApolloServer, HeaderMap, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
+import { ApolloArmor } from '@escape.tech/graphql-armor';
+import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
+import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
+import {
+  GraphQLError,
+  parse,
+  specifiedRules,
+  validate,
+  type ExecutionArgs,
+  type GraphQLFormattedError,
+  type GraphQLSchema,
+  type ValidationRule,
+} from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import type { AuthUser, RequestContext } from '../context.js';
+import { AppError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import { readBody } from './body.js';
+
+/** Query limits, the same on HTTP and graphql-ws; clients are told a limit was hit, not what it is. */
+const LIMITS = { maxDepth: 10, maxAliases: 15, maxCost: 5000, maxTokens: 2000 } as const;
+const MAX_BODY_BYTES = 100 * 1024;
+
+export interface GraphqlOptions {
+  schema: GraphQLSchema;
+  log: Logger;
+  metrics: Metrics;
+  production: boolean;
+  introspection: boolean;
+  /** Verifies `Authorization: Bearer …`; null for an anonymous caller, throws UNAUTHENTICATED. */
+  authenticate(authorization: unknown): Promise<AuthUser | null>;
+  createContext(user: AuthUser | null): RequestContext;
+}
+
+export interface GraphqlEndpoint {
+  handleHttp(req: IncomingMessage, res: ServerResponse): Promise<void>;
+  attachWebSocket(server: HttpServer): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * Keeps the messages of the domain's own errors and of bad requests, and masks everything else:
+ * an unknown error is logged with its operation and reaches the client as a bare internal error.
+ */
+export function formatError(
+  log: Logger,
+  metrics: Metrics,
+  formatted: GraphQLFormattedError,
+  error: unknown,
+): GraphQLFormattedError {
+  const original = error instanceof GraphQLError ? error.originalError : error;
+  // A thrown exception that is not a GraphQLError is a bug or an outage, never meant for clients.
+  const unexpected = original !== undefined && original !== null && !(original instanceof GraphQLError);
+  if (!unexpected) {
+    const { stacktrace: _stacktrace, ...extensions } = formatted.extensions ?? {};
+    const code = extensions['code'];
+    metrics.graphqlErrors.inc({ code: typeof code === 'string' ? code : 'GRAPHQL_VALIDATION_FAILED' });
+    return { ...formatted, extensions };
+  }
+  metrics.graphqlErrors.inc({ code: 'INTERNAL_SERVER_ERROR' });
+  log.error({ err: original, path: formatted.path }, 'unexpected error in a GraphQL operation');
+  return { message: 'Internal server error', path: formatted.path, extensions: { code: 'INTERNAL_SERVER_ERROR' } };
+}
+
+export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<GraphqlEndpoint> {
+  const armor = new ApolloArmor({
+    maxDepth: { n: LIMITS.maxDepth, exposeLimits: false },
+    maxAliases: { n: LIMITS.maxAliases, exposeLimits: false },
+    costLimit: { maxCost: LIMITS.maxCost, exposeLimits: false },
+    maxTokens: { n: LIMITS.maxTokens, exposeLimits: false },
+    maxDirectives: { n: 20, exposeLimits: false },
+    blockFieldSuggestion: { enabled: opts.production },
+  }).protect();
+  // graphql-armor is typed against Apollo's CommonJS build; the plugin objects are the same.
+  const armorPlugins = armor.plugins as unknown as ApolloServerPlugin<RequestContext>[];
+
+  const apollo = new ApolloServer<RequestContext & BaseContext>({
+    schema: opts.schema,
+    plugins: armorPlugins,
+    validationRules: armor.validationRules,
+    allowBatchedHttpRequests: false,
+    introspection: opts.introspection,
+    includeStacktraceInErrorResponses: false,
+    csrfPrevention: true,
+    formatError: (formatted, error) => formatError(opts.log, opts.metrics, formatted, error),
+  });
+  await apollo.start();
+
+  let wsCleanup: (() => Promise<void>) | undefined;
+
+  return {
+    async handleHttp(req, res) {
+      const body = req.method === 'POST' ? await readBody(req, MAX_BODY_BYTES) : undefined;
+      const headers = new HeaderMap();
+      for (const [key, value] of Object.entries(req.headers)) {
+        if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
+      }
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      const result = await apollo.executeHTTPGraphQLRequest({
+        httpGraphQLRequest: {
+          method: req.method ?? 'GET',
+          headers,
+          search: url.search,
+          body: body === undefined || body.length === 0 ? undefined : parseJson(body),
+        },
+        context: async () => opts.createContext(await authenticateHttp(opts, req)),
+      });
+      res.statusCode = result.status ?? 200;
+      for (const [key, value] of result.headers) res.setHeader(key, value);
+      if (result.body.kind === 'complete') {
+        res.end(result.body.string);
+        return;
+      }
+      for await (const chunk of result.body.asyncIterator) res.write(chunk);
+      res.end();
+    },
+
+    attachWebSocket(server) {
+      const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: MAX_BODY_BYTES });
+      const rules: ValidationRule[] = [
+        ...specifiedRules,
+        maxDepthRule({ n: LIMITS.maxDepth, exposeLimits: false }),
+        maxAliasesRule({ n: LIMITS.maxAliases, exposeLimits: false }),
+        costLimitRule({ maxCost: LIMITS.maxCost, exposeLimits: false }),
+      ];
+      const users = new WeakMap<object, AuthUser | null>();
+      const serverCleanup = useServer<Record<string, unknown>, { socket: unknown }>(
+        {
+          schema: opts.schema,
+          // connection_init carries `{ authorization: "Bearer <token>" }`; a bad token closes the socket (4403).
+          onConnect: async (ctx) => {
+            try {
+              users.set(ctx, await opts.authenticate(authorizationParam(ctx.connectionParams)));
+              return true;
+            } catch {
+              return false;
+            }
+          },
+          onSubscribe: (ctx, _id, payload): ExecutionArgs | readonly GraphQLError[] => {
+            let document;
+            try {
+              document = parse(payload.query, { maxTokens: LIMITS.maxTokens });
+            } catch (err) {
+              const message = err instanceof GraphQLError ? err.message : 'Invalid query';
+              return [new GraphQLError(message, { extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
+            }
+            const errors = validate(opts.schema, document, rules);
+            if (errors.length > 0) {
+              return errors.map(
+                (e) =>
+                  new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }),
+              );
+            }
+            return {
+              schema: opts.schema,
+              document,
+              variableValues: payload.variables ?? null,
+              operationName: payload.operationName ?? null,
+              contextValue: opts.createContext(users.get(ctx) ?? null),
+            };
+          },
+          onNext: (_ctx, _id, _payload, _args, result) =>
+            result.errors
+              ? { ...result, errors: result.errors.map((e) => formatError(opts.log, opts.metrics, e.toJSON(), e)) }
+              : undefined,
+          onError: (_ctx, _id, _payload, errors) =>
+            errors.map((e) => formatError(opts.log, opts.metrics, e.toJSON(), e)),
+        },
+        wss,
+      );
+      wsCleanup = async () => {
+        await serverCleanup.dispose();
+        await new Promise<void>((resolve) => wss.close(() => resolve()));
+      };
+    },
+
+    async stop() {
+      await wsCleanup?.();
+      await apollo.stop();
+    },
+  };
+}
+
+async function authenticateHttp(opts: GraphqlOptions, req: IncomingMessage): Promise<AuthUser | null> {
+  try {
+    return await opts.authenticate(req.headers.authorization);
+  } catch (err) {
+    // A token that does not verify is refused outright (HTTP 401), even for browsing:
+    // the client should know its session is gone rather than silently become anonymous.
+    if (err instanceof AppError) {
+      throw new GraphQLError(err.message, { extensions: { code: err.code, http: { status: 401 } } });
+    }
+    throw err;
+  }
+}
+
+/** `authorization` from connection_init, in any letter case (GraphiQL sends `Authorization`). */
+function authorizationParam(params: Record<string, unknown> | undefined): unknown {
+  const key = Object.keys(params ?? {}).find((k) => k.toLowerCase() === 'authorization');
+  return key ? params?.[key] : undefined;
+}
+
+function parseJson(body: Buffer): unknown {
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    // Apollo answers 400 for a body that is not an object.
+    return body.toString('utf8');
+  }
+}

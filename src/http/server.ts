@@ -1,0 +1,108 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { HealthMonitor } from '../infra/health.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import { BodyTooLargeError } from './body.js';
+
+/** A route answers the request and returns true, or returns false to let the next one try. */
+export type Route = (req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>;
+
+export interface HttpServer {
+  server: Server;
+  port: number;
+  /** Stops accepting, lets in-flight requests finish (up to `graceMs`), then closes every connection. */
+  close(graceMs: number): Promise<void>;
+}
+
+export async function startHttpServer(opts: {
+  port: number;
+  routes: Route[];
+  log: Logger;
+  metrics: Metrics;
+}): Promise<HttpServer> {
+  const server = createServer({ keepAliveTimeout: 5000 }, (req, res) => {
+    void handle(req, res);
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const route = (req.url ?? '/').split('?')[0] ?? '/';
+    res.on('finish', () => opts.metrics.httpRequests.inc({ route: knownRoute(route), status: res.statusCode }));
+    try {
+      for (const r of opts.routes) {
+        if (await r(req, res)) return;
+      }
+      sendJson(res, 404, { error: 'not found' });
+    } catch (err) {
+      if (err instanceof BodyTooLargeError) {
+        sendJson(res, 413, { error: err.message });
+        return;
+      }
+      opts.log.error({ err, url: req.url, method: req.method }, 'unhandled error in an HTTP request');
+      if (!res.headersSent) sendJson(res, 500, { error: 'internal server error' });
+      else res.destroy();
+    }
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+
+  return {
+    server,
+    port,
+    async close(graceMs) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+      await closed;
+      clearTimeout(timer);
+    },
+  };
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const payload = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(payload),
+  });
+  res.end(payload);
+}
+
+/** Keeps metric label cardinality bounded: unknown paths are counted together. */
+function knownRoute(path: string): string {
+  return ['/graphql', '/healthz', '/readyz', '/metrics', '/webhooks/stripe'].includes(path) ? path : 'other';
+}
+
+/** `/healthz` (the process is up), `/readyz` (dependencies answer), `/metrics` (Prometheus). */
+export function operatorRoutes(health: HealthMonitor, metrics: Metrics): Route {
+  return async (req, res) => {
+    if (req.method !== 'GET') return false;
+    switch ((req.url ?? '/').split('?')[0] ?? '/') {
+      case '/healthz':
+        sendJson(res, 200, { status: 'ok' });
+        return true;
+      case '/readyz': {
+        const report = await health.check();
+        const down = Object.entries(report)
+          .filter(([, s]) => !s.up)
+          .map(([name]) => name);
+        sendJson(res, down.length === 0 ? 200 : 503, {
+          status: down.length === 0 ? 'ready' : 'unavailable',
+          down,
+          dependencies: report,
+        });
+        return true;
+      }
+      case '/metrics':
+        res.writeHead(200, { 'content-type': metrics.registry.contentType });
+        res.end(await metrics.registry.metrics());
+        return true;
+      default:
+        return false;
+    }
+  };
+}

@@ -1,0 +1,70 @@
+import { MikroORM, type EntityManager, type Options } from '@mikro-orm/postgresql';
+import { ReflectMetadataProvider } from '@mikro-orm/decorators/legacy';
+import { Migrator } from '@mikro-orm/migrations';
+import pg from 'pg';
+import { entities } from '../entities/index.js';
+import { migrations } from '../migrations/index.js';
+import type { Logger } from '../logger.js';
+
+export type Database = MikroORM;
+export type { EntityManager };
+
+export function ormOptions(databaseUrl: string, poolMax = 20): Options {
+  return {
+    clientUrl: databaseUrl,
+    entities,
+    metadataProvider: ReflectMetadataProvider,
+    extensions: [Migrator],
+    forceUtcTimezone: true,
+    // Discovery from the explicit list; never scan folders, so sources and dist behave alike.
+    discovery: { warnWhenNoEntities: true },
+    migrations: { migrationsList: migrations, snapshot: false, snapshotOnMigrate: false, silent: true },
+    pool: { min: 0, max: poolMax },
+    debug: false,
+    allowGlobalContext: false,
+  };
+}
+
+export async function openDatabase(databaseUrl: string, log: Logger, opts: { migrate: boolean }): Promise<Database> {
+  await createDatabaseIfMissing(databaseUrl, log);
+  const orm = await MikroORM.init(ormOptions(databaseUrl));
+  if (opts.migrate) {
+    const applied = await orm.migrator.up();
+    if (applied.length > 0) log.info({ migrations: applied.map((m) => m.name) }, 'applied database migrations');
+  }
+  return orm;
+}
+
+/** Creating the database on first start makes `npm start` work on an empty server. */
+export async function createDatabaseIfMissing(databaseUrl: string, log: Logger): Promise<void> {
+  const url = new URL(databaseUrl);
+  const name = decodeURIComponent(url.pathname.slice(1));
+  url.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: url.toString() });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [name]);
+    if (rowCount === 0) {
+      await client.query(`create database "${name.replaceAll('"', '""')}"`);
+      log.info({ database: name }, 'created database');
+    }
+  } catch (err) {
+    // Two processes starting at once may race to create it; the loser finds it there.
+    if ((err as { code?: string }).code !== '42P04') throw err;
+  } finally {
+    await client.end();
+  }
+}
+
+export async function dropDatabase(databaseUrl: string): Promise<void> {
+  const url = new URL(databaseUrl);
+  const name = decodeURIComponent(url.pathname.slice(1));
+  url.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: url.toString() });
+  await client.connect();
+  try {
+    await client.query(`drop database if exists "${name.replaceAll('"', '""')}" with (force)`);
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,141 @@
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import {
+  AckPolicy,
+  jetstream,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+  type JetStreamClient,
+  type JetStreamManager,
+  type StreamConfig,
+} from '@nats-io/jetstream';
+import type { Logger } from '../logger.js';
+
+/**
+ * Every subject and stream name, derived from the namespace so that several deployments (or test
+ * files) can share one NATS server without seeing each other's messages.
+ */
+export function natsNames(namespace: string) {
+  const ns = namespace;
+  const NS = namespace.toUpperCase();
+  return {
+    streams: {
+      bookings: `${NS}_BOOKINGS`,
+      expiry: `${NS}_EXPIRY`,
+      payments: `${NS}_PAYMENTS`,
+      notifications: `${NS}_NOTIFICATIONS`,
+    },
+    /** Durable JetStream subjects: work that must not be lost. */
+    jobs: {
+      bookingRequested: (eventId: string) => `${ns}.booking.requested.${eventId}`,
+      allBookingRequests: `${ns}.booking.requested.>`,
+      holdExpiry: `${ns}.expiry.hold`,
+      paymentEvent: (type: string) => `${ns}.payment.${type}`,
+      allPaymentEvents: `${ns}.payment.>`,
+      notification: `${ns}.notification.deliver`,
+    },
+    /** Core NATS subjects: live fan-out to every gateway; losing one only delays a screen update. */
+    live: {
+      stock: (eventId: string) => `${ns}.live.stock.${eventId}`,
+      allStock: `${ns}.live.stock.*`,
+      decisions: `${ns}.live.decisions`,
+      order: (orderId: string) => `${ns}.live.order.${orderId}`,
+      allOrders: `${ns}.live.order.*`,
+      notification: (userId: string) => `${ns}.live.notification.${userId}`,
+      allNotifications: `${ns}.live.notification.*`,
+    },
+  };
+}
+export type NatsNames = ReturnType<typeof natsNames>;
+
+export interface Nats {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  names: NatsNames;
+  close(): Promise<void>;
+}
+
+const SECOND_NS = 1_000_000_000;
+
+export async function openNats(url: string, namespace: string, log: Logger): Promise<Nats> {
+  const nc = await connect({
+    servers: url,
+    name: `${namespace}-${process.pid}`,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 500,
+  });
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect' || s.type === 'reconnect' || s.type === 'error')
+        log.warn({ nats: s.type }, 'nats status');
+    }
+  })();
+  const jsm = await jetstreamManager(nc);
+  const names = natsNames(namespace);
+  await ensureStreams(jsm, names);
+  return {
+    nc,
+    js: jetstream(nc),
+    jsm,
+    names,
+    close: async () => {
+      await nc.drain().catch(() => nc.close());
+    },
+  };
+}
+
+/**
+ * Work-queue streams: a message is removed once a consumer acknowledges it. The duplicate window
+ * lets publishers retry with the same message id without creating a second job.
+ */
+async function ensureStreams(jsm: JetStreamManager, names: NatsNames): Promise<void> {
+  const common: Partial<StreamConfig> = {
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+    duplicate_window: 120 * SECOND_NS,
+    num_replicas: 1,
+  };
+  const streams: Partial<StreamConfig>[] = [
+    { name: names.streams.bookings, subjects: [names.jobs.allBookingRequests], max_age: 3600 * SECOND_NS },
+    { name: names.streams.expiry, subjects: [names.jobs.holdExpiry], max_age: 24 * 3600 * SECOND_NS },
+    { name: names.streams.payments, subjects: [names.jobs.allPaymentEvents], max_age: 7 * 24 * 3600 * SECOND_NS },
+    { name: names.streams.notifications, subjects: [names.jobs.notification], max_age: 24 * 3600 * SECOND_NS },
+  ];
+  for (const config of streams) {
+    const full = { ...common, ...config } as StreamConfig;
+    try {
+      await jsm.streams.info(full.name);
+      await jsm.streams.update(full.name, full);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      try {
+        await jsm.streams.add(full);
+      } catch (addErr) {
+        // Another process created it in between.
+        if (!String(addErr).includes('already in use')) throw addErr;
+      }
+    }
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  return err instanceof Error && /not found/i.test(err.message);
+}
+
+/** A durable pull consumer with explicit acks, created or updated to this configuration. */
+export async function ensureConsumer(
+  nats: Nats,
+  stream: string,
+  durable: string,
+  opts: { filter?: string; ackWaitMs: number; maxDeliver?: number; maxAckPending?: number },
+): Promise<void> {
+  await nats.jsm.consumers.add(stream, {
+    durable_name: durable,
+    ack_policy: AckPolicy.Explicit,
+    ack_wait: opts.ackWaitMs * 1_000_000,
+    max_deliver: opts.maxDeliver ?? -1,
+    max_ack_pending: opts.maxAckPending ?? 10_000,
+    ...(opts.filter ? { filter_subject: opts.filter } : {}),
+  });
+}

@@ -1,0 +1,46 @@
+import { Redis } from 'ioredis';
+import type { Logger } from '../logger.js';
+
+export type { Redis };
+
+/**
+ * A Redis client that fails fast: while Redis is down a command errors at once instead of
+ * queueing, so callers can answer UNAVAILABLE rather than hang. Auto-pipelining batches commands
+ * issued in the same tick into one round trip.
+ */
+export async function openRedis(url: string, log: Logger): Promise<Redis> {
+  const redis = new Redis(url, {
+    enableAutoPipelining: true,
+    maxRetriesPerRequest: 1,
+    enableOfflineQueue: false,
+    lazyConnect: true,
+    retryStrategy: (attempt) => Math.min(attempt * 100, 2000),
+  });
+  let warned = false;
+  redis.on('error', (err: Error) => {
+    if (!warned) log.warn({ err: err.message }, 'redis connection error');
+    warned = true;
+  });
+  redis.on('ready', () => {
+    warned = false;
+  });
+  await redis.connect();
+  return redis;
+}
+
+/**
+ * Key names. Keys of one event share a hash tag (`{e:<id>}`) so that in Redis Cluster they live on
+ * one shard and a Lua script may touch them together.
+ */
+export function redisKeys(namespace: string) {
+  const ns = namespace;
+  return {
+    stock: (eventId: string) => `${ns}:{e:${eventId}}:stock`,
+    userHeld: (eventId: string) => `${ns}:{e:${eventId}}:held`,
+    eventTag: (eventId: string) => `${ns}:{e:${eventId}}`,
+    rateLimit: (userId: string) => `${ns}:rl:${userId}`,
+    booking: (bookingId: string) => `${ns}:bk:${bookingId}`,
+    pendingBookings: `${ns}:bk:pending`,
+  };
+}
+export type RedisKeys = ReturnType<typeof redisKeys>;

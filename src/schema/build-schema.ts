@@ -1,0 +1,36 @@
+import type { GraphQLSchema } from 'graphql';
+import { buildSchema, type AuthChecker } from 'type-graphql';
+import type { RequestContext } from '../context.js';
+import { ForbiddenError, UnauthenticatedError } from '../errors.js';
+import { AuthResolver } from '../resolvers/auth.resolver.js';
+import { EventResolver } from '../resolvers/event.resolver.js';
+import type { Services } from '../services/index.js';
+
+/** `@Authorized()` needs a signed-in user; `@Authorized(role)` that role too. */
+const authChecker: AuthChecker<RequestContext> = ({ context }, roles) => {
+  if (!context.user) throw new UnauthenticatedError();
+  if (roles.length > 0 && !roles.includes(context.user.role)) throw new ForbiddenError('This needs the ADMIN role');
+  return true;
+};
+
+/** Each resolver with the services it calls, and nothing else. */
+function createResolvers(services: Services) {
+  return [new AuthResolver(services.auth), new EventResolver(services.events)];
+}
+const RESOLVER_CLASSES = [AuthResolver, EventResolver] as const;
+
+/** The executable schema; without services it can only be printed (`npm run schema`). */
+export function buildAppSchema(services?: Services): Promise<GraphQLSchema> {
+  const instances = new Map<unknown, unknown>(services ? createResolvers(services).map((r) => [r.constructor, r]) : []);
+  return buildSchema({
+    resolvers: [...RESOLVER_CLASSES],
+    container: {
+      get: (cls: unknown) => {
+        if (!instances.has(cls)) throw new Error('schema was built without services');
+        return instances.get(cls);
+      },
+    },
+    authChecker,
+    validate: false,
+  });
+}

@@ -1,0 +1,129 @@
+import { DateTimeResolver } from 'graphql-scalars';
+import { ArgsType, Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { EventStatus, eventStatus } from '../services/event-status.js';
+import type { EventView } from '../services/event.service.js';
+import { PageInfo } from './page-info.type.js';
+
+registerEnumType(EventStatus, { name: 'EventStatus' });
+
+@ObjectType('Event')
+export class EventType {
+  @Field(() => ID)
+  id!: string;
+
+  @Field(() => String)
+  title!: string;
+
+  @Field(() => String)
+  description!: string;
+
+  @Field(() => String)
+  venue!: string;
+
+  @Field(() => DateTimeResolver)
+  startsAt!: Date;
+
+  @Field(() => DateTimeResolver, { description: 'The sale opens here and runs until the event starts.' })
+  saleStartsAt!: Date;
+
+  @Field(() => Int, { description: 'Price of one ticket in minor units of `currency` (cents).' })
+  price!: number;
+
+  @Field(() => String, { description: 'ISO 4217 code, e.g. "USD".' })
+  currency!: string;
+
+  @Field(() => Int)
+  ticketsTotal!: number;
+
+  @Field(() => Int)
+  ticketsAvailable!: number;
+
+  @Field(() => Int)
+  maxPerUser!: number;
+
+  @Field(() => EventStatus)
+  status!: EventStatus;
+}
+
+@ObjectType()
+export class EventEdge {
+  @Field(() => String)
+  cursor!: string;
+
+  @Field(() => EventType)
+  node!: EventType;
+}
+
+@ObjectType()
+export class EventConnection {
+  @Field(() => [EventEdge])
+  edges!: EventEdge[];
+
+  @Field(() => PageInfo)
+  pageInfo!: PageInfo;
+
+  @Field(() => Int)
+  totalCount!: number;
+}
+
+@InputType()
+export class CreateEventInput {
+  @Field(() => String)
+  title!: string;
+
+  @Field(() => String)
+  description!: string;
+
+  @Field(() => String)
+  venue!: string;
+
+  @Field(() => DateTimeResolver)
+  startsAt!: Date;
+
+  @Field(() => DateTimeResolver)
+  saleStartsAt!: Date;
+
+  @Field(() => Int, { description: 'Minor units (cents).' })
+  price!: number;
+
+  @Field(() => String, { defaultValue: 'USD' })
+  currency!: string;
+
+  @Field(() => Int)
+  ticketsTotal!: number;
+
+  @Field(() => Int, { defaultValue: 4 })
+  maxPerUser!: number;
+}
+
+@ArgsType()
+export class EventsArgs {
+  @Field(() => String, { nullable: true, description: 'Keywords; results are ranked by relevance.' })
+  query?: string | null;
+
+  @Field(() => Int, { nullable: true, defaultValue: 20 })
+  first?: number | null;
+
+  @Field(() => String, { nullable: true, description: 'The `endCursor` of the previous page.' })
+  after?: string | null;
+
+  @Field(() => Boolean, { nullable: true, defaultValue: false, description: 'Also list events that have started.' })
+  includeEnded?: boolean | null;
+}
+
+export function toEventType({ event, available }: EventView, now = Date.now()): EventType {
+  return {
+    id: event.id,
+    title: event.title,
+    description: event.description,
+    venue: event.venue,
+    startsAt: event.startsAt,
+    saleStartsAt: event.saleStartsAt,
+    price: event.price,
+    currency: event.currency,
+    ticketsTotal: event.ticketsTotal,
+    ticketsAvailable: available,
+    maxPerUser: event.maxPerUser,
+    status: eventStatus(event, available, now),
+  };
+}

@@ -1,0 +1,16 @@
+import type { Config } from '../config.js';
+import { AccessTokens } from './access-tokens.js';
+import { AuthService } from './auth.service.js';
+import { EventService } from './event.service.js';
+
+/** Every service of the app, built once per process from the infrastructure it needs. */
+export function createServices(config: Config) {
+  const tokens = new AccessTokens(config.auth.jwtSecret, config.auth.tokenTtlSeconds);
+  return {
+    tokens,
+    auth: new AuthService(tokens, config.auth.adminEmails),
+    events: new EventService(),
+  };
+}
+
+export type Services = ReturnType<typeof createServices>;

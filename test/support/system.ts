@@ -1,0 +1,209 @@
+import { randomBytes } from 'node:crypto';
+import { print } from 'graphql';
+import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
+import { createClient, type Client } from 'graphql-ws';
+import { startApp, type App } from '../../src/app.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import { dropDatabase } from '../../src/infra/database.js';
+import { createLogger } from '../../src/logger.js';
+
+/**
+ * One isolated copy of the system for one test file: its own database, Redis key prefix and NATS
+ * subjects/streams (the namespace), talking to the real Postgres, Redis and NATS.
+ */
+export interface TestSystem {
+  config: Config;
+  app: App;
+  url: string;
+  wsUrl: string;
+  /** Starts another process-like instance on the same database and namespace (e.g. a second gateway). */
+  startInstance(env?: Record<string, string>): Promise<App>;
+  stop(): Promise<void>;
+}
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}_${randomBytes(4).toString('hex')}`;
+}
+
+export async function startTestSystem(env: Record<string, string> = {}): Promise<TestSystem> {
+  const namespace = uniqueName('t');
+  const base = new URL(process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/ticketing');
+  base.pathname = `/${namespace}`;
+  const baseEnv: Record<string, string | undefined> = {
+    ...process.env,
+    NODE_ENV: 'test',
+    PORT: '0',
+    ROLE: 'all',
+    LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'warn',
+    DATABASE_URL: base.toString(),
+    NAMESPACE: namespace,
+    JWT_SECRET: randomBytes(32).toString('hex'),
+    ADMIN_EMAILS: 'admin@example.test',
+    ...env,
+  };
+  const config = loadConfig(baseEnv);
+  const app = await startApp(config, createLogger(config.logLevel, { test: namespace }));
+  const extra: App[] = [];
+  return {
+    config,
+    app,
+    url: `${app.url}/graphql`,
+    wsUrl: `ws://127.0.0.1:${app.port}/graphql`,
+    async startInstance(more = {}) {
+      const cfg = loadConfig({ ...baseEnv, MIGRATE_ON_START: 'false', ...more });
+      const instance = await startApp(cfg, createLogger(cfg.logLevel, { test: namespace, instance: extra.length + 1 }));
+      extra.push(instance);
+      return instance;
+    },
+    async stop() {
+      await Promise.all(extra.map((a) => a.stop()));
+      await cleanupNamespace(app);
+      await app.stop();
+      await dropDatabase(config.databaseUrl);
+    },
+  };
+}
+
+/** Removes the namespace's streams and keys so a test leaves the shared servers as it found them. */
+async function cleanupNamespace(app: App): Promise<void> {
+  const { nats, redis } = app.infra;
+  for (const stream of Object.values(nats.names.streams)) {
+    await nats.jsm.streams.delete(stream).catch(() => undefined);
+  }
+  const keys = await redis.keys(`${app.config.namespace}:*`);
+  if (keys.length > 0) await redis.del(...keys);
+}
+
+export interface GraphqlResponse<T> {
+  status: number;
+  data?: T | null;
+  errors?: { message: string; extensions?: Record<string, unknown>; path?: (string | number)[] }[];
+}
+
+/** Sends one operation over HTTP the way a client does. */
+export async function gql<TData, TVars>(
+  url: string,
+  document: TypedDocumentNode<TData, TVars>,
+  variables?: TVars,
+  token?: string,
+): Promise<GraphqlResponse<TData>> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query: print(document), variables }),
+  });
+  return { status: res.status, ...((await res.json()) as Omit<GraphqlResponse<TData>, 'status'>) };
+}
+
+/** Like `gql` but fails the test on any error, returning the data. */
+export async function gqlOk<TData, TVars>(
+  url: string,
+  document: TypedDocumentNode<TData, TVars>,
+  variables?: TVars,
+  token?: string,
+): Promise<TData> {
+  const res = await gql(url, document, variables, token);
+  if (res.errors?.length || !res.data) throw new Error(`GraphQL errors: ${JSON.stringify(res.errors)}`);
+  return res.data;
+}
+
+/** The first error's `extensions.code`. */
+export function errorCode(res: GraphqlResponse<unknown>): unknown {
+  return res.errors?.[0]?.extensions?.['code'];
+}
+
+export function wsClient(wsUrl: string, token?: string): Client {
+  return createClient({
+    url: wsUrl,
+    lazy: true,
+    retryAttempts: 0,
+    connectionParams: token ? { authorization: `Bearer ${token}` } : {},
+  });
+}
+
+/**
+ * Subscribes and collects every message; `next(predicate)` waits (with a deadline) for a message
+ * that matches, so tests wait on events instead of sleeping.
+ */
+export function subscribe<TData, TVars>(client: Client, document: TypedDocumentNode<TData, TVars>, variables?: TVars) {
+  const messages: { data?: TData | null; errors?: unknown }[] = [];
+  const waiters: {
+    predicate: (m: { data?: TData | null; errors?: unknown }) => boolean;
+    resolve: (v: { data?: TData | null; errors?: unknown }) => void;
+  }[] = [];
+  let completed = false;
+  let failure: unknown;
+  const unsubscribe = client.subscribe<TData>(
+    { query: print(document), variables: variables as Record<string, unknown> | undefined },
+    {
+      next: (msg) => {
+        const m = msg as { data?: TData | null; errors?: unknown };
+        messages.push(m);
+        for (const w of [...waiters]) {
+          if (w.predicate(m)) {
+            waiters.splice(waiters.indexOf(w), 1);
+            w.resolve(m);
+          }
+        }
+      },
+      error: (err) => {
+        failure = err;
+        completed = true;
+      },
+      complete: () => {
+        completed = true;
+      },
+    },
+  );
+  return {
+    messages,
+    get completed() {
+      return completed;
+    },
+    get failure() {
+      return failure;
+    },
+    next(predicate: (m: { data?: TData | null; errors?: unknown }) => boolean = () => true, timeoutMs = 10_000) {
+      const found = messages.find(predicate);
+      if (found) return Promise.resolve(found);
+      return new Promise<{ data?: TData | null; errors?: unknown }>((resolve, reject) => {
+        const timer = setTimeout(
+          () =>
+            reject(
+              new Error(`no matching subscription message within ${timeoutMs} ms; got ${JSON.stringify(messages)}`),
+            ),
+          timeoutMs,
+        );
+        waiters.push({
+          predicate,
+          resolve: (m) => {
+            clearTimeout(timer);
+            resolve(m);
+          },
+        });
+      });
+    },
+    unsubscribe,
+  };
+}
+
+/** Polls `check` until it returns a value that is not undefined, or fails after the deadline. */
+export async function eventually<T>(
+  check: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline)
+      throw new Error(`${what} not reached within ${timeoutMs} ms${last instanceof Error ? `: ${last.message}` : ''}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
