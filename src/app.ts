@@ -3,6 +3,7 @@ import type { Config } from './config.js';
 import type { AuthUser, RequestContext } from './context.js';
 import { openDatabase, type Database, type EntityManager } from './infra/database.js';
 import { HealthMonitor } from './infra/health.js';
+import { LiveBus } from './infra/live-bus.js';
 import { openNats, type Nats } from './infra/nats.js';
 import { openRedis, type Redis } from './infra/redis.js';
 import { createGraphiqlHandler } from './http/graphiql.js';
@@ -12,7 +13,9 @@ import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { buildAppSchema } from './schema/build-schema.js';
 import { createServices, type Services } from './services/index.js';
+import type { LiveTopics } from './services/live-topics.js';
 import { createLoaders, type Loaders } from './services/loaders.js';
+import { startWorkers, type Worker } from './workers/index.js';
 
 /** The connections to the outside world, opened once per process. */
 export interface Infra {
@@ -22,6 +25,7 @@ export interface Infra {
   orm: Database;
   redis: Redis;
   nats: Nats;
+  live: LiveBus<LiveTopics>;
   health: HealthMonitor;
 }
 
@@ -47,7 +51,7 @@ export async function startApp(
   log: Logger = createLogger(config.logLevel, { role: config.role }),
 ): Promise<App> {
   const infra = await openInfra(config, log);
-  const services = createServices(config);
+  const services = createServices(infra);
   const gateway = config.role !== 'worker';
 
   let graphql: GraphqlEndpoint | undefined;
@@ -74,6 +78,8 @@ export async function startApp(
     });
   }
 
+  if (gateway) for (const topic of ['stock', 'decisions', 'order', 'notification'] as const) infra.live.receive(topic);
+  const workers: Worker[] = config.role === 'gateway' ? [] : await startWorkers(infra, services);
   const http: HttpServer = await startHttpServer({ port: config.port, routes, log, metrics: infra.metrics });
   graphql?.attachWebSocket(http.server);
   infra.health.start();
@@ -100,7 +106,9 @@ export async function startApp(
       stopping ??= (async () => {
         log.info('stopping');
         infra.health.stop();
+        // Stop taking requests first, then let every worker finish its batch, then disconnect.
         await Promise.all([http.close(SHUTDOWN_GRACE_MS), graphql?.stop()]);
+        await Promise.all(workers.map((w) => w.stop()));
         await closeInfra(infra);
         log.info('stopped');
       })();
@@ -121,10 +129,11 @@ async function openInfra(config: Config, log: Logger): Promise<Infra> {
       await nats.nc.flush();
     },
   });
-  return { config, log, metrics: createMetrics(), orm, redis, nats, health };
+  return { config, log, metrics: createMetrics(), orm, redis, nats, live: new LiveBus<LiveTopics>(nats, log), health };
 }
 
 async function closeInfra(infra: Infra): Promise<void> {
+  infra.live.close();
   await infra.nats.close();
   infra.redis.disconnect();
   await infra.orm.close();

@@ -34,16 +34,8 @@ export function natsNames(namespace: string) {
       allPaymentEvents: `${ns}.payment.>`,
       notification: `${ns}.notification.deliver`,
     },
-    /** Core NATS subjects: live fan-out to every gateway; losing one only delays a screen update. */
-    live: {
-      stock: (eventId: string) => `${ns}.live.stock.${eventId}`,
-      allStock: `${ns}.live.stock.*`,
-      decisions: `${ns}.live.decisions`,
-      order: (orderId: string) => `${ns}.live.order.${orderId}`,
-      allOrders: `${ns}.live.order.*`,
-      notification: (userId: string) => `${ns}.live.notification.${userId}`,
-      allNotifications: `${ns}.live.notification.*`,
-    },
+    /** Prefix of core NATS subjects for live fan-out to gateways (see live-bus.ts). */
+    livePrefix: `${ns}.live`,
   };
 }
 export type NatsNames = ReturnType<typeof natsNames>;

@@ -1,10 +1,11 @@
-import type { Config } from '../config.js';
+import type { Infra } from '../app.js';
 import { AccessTokens } from './access-tokens.js';
 import { AuthService } from './auth.service.js';
 import { EventService } from './event.service.js';
 
 /** Every service of the app, built once per process from the infrastructure it needs. */
-export function createServices(config: Config) {
+export function createServices(infra: Infra) {
+  const { config } = infra;
   const tokens = new AccessTokens(config.auth.jwtSecret, config.auth.tokenTtlSeconds);
   return {
     tokens,

@@ -1,0 +1,81 @@
+import { Repeater } from '@repeaterjs/repeater';
+import type { Subscription } from '@nats-io/transport-node';
+import type { Logger } from '../logger.js';
+import type { Nats } from './nats.js';
+
+/**
+ * Live updates between processes over core NATS: a worker publishes, every gateway receives and
+ * hands the message to its own subscribers. Delivery is at-most-once by design; what must not be
+ * lost travels through JetStream or Postgres, and subscriptions re-read state when they start.
+ *
+ * Each gateway holds one wildcard NATS subscription per topic and fans out locally, so a million
+ * sockets cost NATS nothing more than the number of gateways.
+ */
+export class LiveBus<Topics extends Record<string, unknown>> {
+  private readonly listeners = new Map<string, Set<(payload: unknown) => void>>();
+  private readonly subscriptions: Subscription[] = [];
+
+  constructor(
+    private readonly nats: Nats,
+    private readonly log: Logger,
+  ) {}
+
+  /** `<namespace>.live.<topic>.<key>`; keys are ids (no dots), so one wildcard covers a topic. */
+  private subject(topic: string, key: string): string {
+    return `${this.nats.names.livePrefix}.${topic}.${key}`;
+  }
+
+  publish<T extends keyof Topics & string>(topic: T, key: string, payload: Topics[T]): void {
+    this.nats.nc.publish(this.subject(topic, key), JSON.stringify(payload));
+  }
+
+  /** Starts receiving the topic from NATS (gateways do this once at start-up). */
+  receive<T extends keyof Topics & string>(topic: T): void {
+    const sub = this.nats.nc.subscribe(this.subject(topic, '*'), {
+      callback: (err, msg) => {
+        if (err) {
+          this.log.warn({ err, topic }, 'live subscription error');
+          return;
+        }
+        const set = this.listeners.get(msg.subject);
+        if (!set || set.size === 0) return;
+        let payload: unknown;
+        try {
+          payload = msg.json();
+        } catch (parseErr) {
+          this.log.warn({ err: parseErr, subject: msg.subject }, 'dropping malformed live message');
+          return;
+        }
+        for (const listener of set) listener(payload);
+      },
+    });
+    this.subscriptions.push(sub);
+  }
+
+  /** Calls `listener` for each message of `topic` under `key` received by this process; returns an unsubscribe. */
+  listen<T extends keyof Topics & string>(topic: T, key: string, listener: (payload: Topics[T]) => void): () => void {
+    const subject = this.subject(topic, key);
+    let set = this.listeners.get(subject);
+    if (!set) this.listeners.set(subject, (set = new Set()));
+    const fn = listener as (payload: unknown) => void;
+    set.add(fn);
+    return () => {
+      set.delete(fn);
+      if (set.size === 0) this.listeners.delete(subject);
+    };
+  }
+
+  /** The messages of `topic` under `key` as an async iterator, for GraphQL subscriptions. */
+  iterate<T extends keyof Topics & string>(topic: T, key: string): AsyncIterableIterator<Topics[T]> {
+    return new Repeater<Topics[T]>(async (push, stop) => {
+      const unlisten = this.listen(topic, key, (payload) => void push(payload));
+      await stop;
+      unlisten();
+    });
+  }
+
+  close(): void {
+    for (const sub of this.subscriptions) sub.unsubscribe();
+    this.listeners.clear();
+  }
+}

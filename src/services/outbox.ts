@@ -1,0 +1,26 @@
+import { OutboxMessage } from '../entities/outbox-message.entity.js';
+import type { NotificationKind } from '../entities/notification.entity.js';
+import type { EntityManager } from '../infra/database.js';
+
+/** Ask for a notification; the notification worker turns it into an inbox row and pushes. */
+export interface NotificationRequest {
+  /** Derived from (order, kind) so that the same request twice makes one notification. */
+  notificationId: string;
+  kind: NotificationKind;
+  userId: string;
+  orderId: string;
+}
+
+/** What each outbox topic carries. The relay maps a topic to its JetStream subject. */
+export interface OutboxPayloads {
+  notification: NotificationRequest;
+}
+export type OutboxTopic = keyof OutboxPayloads;
+
+/**
+ * Records a message in the caller's transaction (transactional outbox): it becomes visible to the
+ * relay exactly when the state change that caused it commits, and is published after that.
+ */
+export function addToOutbox<T extends OutboxTopic>(em: EntityManager, topic: T, payload: OutboxPayloads[T]): void {
+  em.create(OutboxMessage, { subject: topic, payload: { ...payload }, createdAt: new Date() });
+}
