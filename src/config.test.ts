@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.js';
+
+/** The error loadConfig throws for `env`, so a test can look at every problem it names. */
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('uses the defaults of the API.md environment table when nothing is set', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      env: 'development',
+      production: false,
+      port: 4000,
+      role: 'all',
+      databaseUrl: 'postgres://postgres@127.0.0.1:5432/ticketing',
+      redisUrl: 'redis://127.0.0.1:6379',
+      natsUrl: 'nats://127.0.0.1:4222',
+      migrateOnStart: true,
+      graphiql: true,
+      booking: { holdSeconds: 300, waitMs: 2000 },
+      payments: { provider: 'simulated' },
+      push: { provider: 'log' },
+    });
+    expect(config.auth.adminEmails.size).toBe(0);
+    expect(config.payments.stripeSecretKey).toBeUndefined();
+    // The simulated provider signs its own webhooks, so it gets a development secret.
+    expect(config.payments.webhookSecret).toBeTruthy();
+  });
+
+  it('signs tokens with a random per-start key in development when JWT_SECRET is unset', () => {
+    const a = loadConfig({});
+    const b = loadConfig({});
+    expect(a.auth.jwtSecretIsEphemeral).toBe(true);
+    expect(a.auth.jwtSecret.length).toBeGreaterThanOrEqual(32);
+    expect(a.auth.jwtSecret).not.toBe(b.auth.jwtSecret);
+  });
+
+  it('treats an empty value as unset', () => {
+    expect(loadConfig({ PORT: '', ROLE: '' })).toMatchObject({ port: 4000, role: 'all' });
+  });
+
+  it('reports every bad variable in one ConfigError', () => {
+    const problems = problemsOf({
+      PORT: 'eighty',
+      ROLE: 'boss',
+      DATABASE_URL: 'mysql://localhost/db',
+      HOLD_SECONDS: '0',
+      MIGRATE_ON_START: 'maybe',
+    });
+    for (const name of ['PORT', 'ROLE', 'DATABASE_URL', 'HOLD_SECONDS', 'MIGRATE_ON_START']) {
+      expect(
+        problems.some((p) => p.startsWith(`${name}:`)),
+        name,
+      ).toBe(true);
+    }
+    expect(problems).toHaveLength(5);
+  });
+
+  it('names the bad variables in the error message too', () => {
+    expect(() => loadConfig({ PORT: '70000', REDIS_URL: 'http://x' })).toThrow(/PORT[\s\S]*REDIS_URL/);
+  });
+
+  it('requires JWT_SECRET in production, and turns GraphiQL off there unless GRAPHIQL=true', () => {
+    expect(problemsOf({ NODE_ENV: 'production' })).toEqual(['JWT_SECRET: required in production']);
+    const secret = 's'.repeat(32);
+    const config = loadConfig({ NODE_ENV: 'production', JWT_SECRET: secret });
+    expect(config).toMatchObject({ production: true, graphiql: false });
+    expect(config.auth).toMatchObject({ jwtSecret: secret, jwtSecretIsEphemeral: false });
+    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: secret, GRAPHIQL: 'true' }).graphiql).toBe(true);
+  });
+
+  it('refuses a JWT_SECRET shorter than 32 characters', () => {
+    expect(problemsOf({ JWT_SECRET: 'short' })).toEqual(['JWT_SECRET: must be at least 32 characters']);
+  });
+
+  it('requires both Stripe variables with PAYMENT_PROVIDER=stripe, naming each one missing', () => {
+    const both = problemsOf({ PAYMENT_PROVIDER: 'stripe' });
+    expect(both).toHaveLength(2);
+    expect(both[0]).toMatch(/^STRIPE_SECRET_KEY:/);
+    expect(both[1]).toMatch(/^STRIPE_WEBHOOK_SECRET:/);
+    expect(problemsOf({ PAYMENT_PROVIDER: 'stripe', STRIPE_SECRET_KEY: 'sk_test_x' })).toEqual([
+      'STRIPE_WEBHOOK_SECRET: required when PAYMENT_PROVIDER=stripe',
+    ]);
+    const ok = loadConfig({
+      PAYMENT_PROVIDER: 'stripe',
+      STRIPE_SECRET_KEY: 'sk_test_x',
+      STRIPE_WEBHOOK_SECRET: 'whsec_x',
+    });
+    expect(ok.payments).toMatchObject({ provider: 'stripe', stripeSecretKey: 'sk_test_x', webhookSecret: 'whsec_x' });
+  });
+
+  it('requires credentials with PUSH_PROVIDER=fcm', () => {
+    expect(problemsOf({ PUSH_PROVIDER: 'fcm' })).toEqual([
+      'GOOGLE_APPLICATION_CREDENTIALS: required when PUSH_PROVIDER=fcm',
+    ]);
+  });
+
+  it('reads ADMIN_EMAILS as a trimmed, lower-cased list and rejects an entry that is not an e-mail', () => {
+    const config = loadConfig({ ADMIN_EMAILS: ' Boss@Example.com , ops@example.com,' });
+    expect([...config.auth.adminEmails]).toEqual(['boss@example.com', 'ops@example.com']);
+    expect(problemsOf({ ADMIN_EMAILS: 'ok@example.com, nope' })).toEqual([
+      'ADMIN_EMAILS: "nope" is not an e-mail address',
+    ]);
+  });
+});
