@@ -1,4 +1,8 @@
 import { InitialSchema } from './2026-11-26-initial.migration.js';
+import { OutboxNotify } from './2026-11-27-outbox-notify.migration.js';
 
 /** Every migration in order; listed explicitly so the same list runs from sources and from `dist/`. */
-export const migrations = [{ name: '2026-11-26-initial', class: InitialSchema }];
+export const migrations = [
+  { name: '2026-11-26-initial', class: InitialSchema },
+  { name: '2026-11-27-outbox-notify', class: OutboxNotify },
+];
