@@ -92,32 +92,42 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
   await apollo.start();
 
   let wsCleanup: (() => Promise<void>) | undefined;
+  // HTTP operations still running. Apollo fails every operation once it is stopped, so stop() lets
+  // these finish first; one that never does is cut by the HTTP server's shutdown grace period.
+  let inFlight = 0;
+  let onDrained: (() => void) | undefined;
 
   return {
     async handleHttp(req, res) {
-      const body = req.method === 'POST' ? await readBody(req, MAX_BODY_BYTES) : undefined;
-      const headers = new HeaderMap();
-      for (const [key, value] of Object.entries(req.headers)) {
-        if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
+      inFlight += 1;
+      try {
+        const body = req.method === 'POST' ? await readBody(req, MAX_BODY_BYTES) : undefined;
+        const headers = new HeaderMap();
+        for (const [key, value] of Object.entries(req.headers)) {
+          if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
+        }
+        const url = new URL(req.url ?? '/', 'http://localhost');
+        const result = await apollo.executeHTTPGraphQLRequest({
+          httpGraphQLRequest: {
+            method: req.method ?? 'GET',
+            headers,
+            search: url.search,
+            body: body === undefined || body.length === 0 ? undefined : parseJson(body),
+          },
+          context: async () => opts.createContext(await authenticateHttp(opts, req)),
+        });
+        res.statusCode = result.status ?? 200;
+        for (const [key, value] of result.headers) res.setHeader(key, value);
+        if (result.body.kind === 'complete') {
+          res.end(result.body.string);
+          return;
+        }
+        for await (const chunk of result.body.asyncIterator) res.write(chunk);
+        res.end();
+      } finally {
+        inFlight -= 1;
+        if (inFlight === 0) onDrained?.();
       }
-      const url = new URL(req.url ?? '/', 'http://localhost');
-      const result = await apollo.executeHTTPGraphQLRequest({
-        httpGraphQLRequest: {
-          method: req.method ?? 'GET',
-          headers,
-          search: url.search,
-          body: body === undefined || body.length === 0 ? undefined : parseJson(body),
-        },
-        context: async () => opts.createContext(await authenticateHttp(opts, req)),
-      });
-      res.statusCode = result.status ?? 200;
-      for (const [key, value] of result.headers) res.setHeader(key, value);
-      if (result.body.kind === 'complete') {
-        res.end(result.body.string);
-        return;
-      }
-      for await (const chunk of result.body.asyncIterator) res.write(chunk);
-      res.end();
     },
 
     attachWebSocket(server) {
@@ -181,6 +191,7 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
 
     async stop() {
       await wsCleanup?.();
+      if (inFlight > 0) await new Promise<void>((resolve) => (onDrained = resolve));
       await apollo.stop();
     },
   };

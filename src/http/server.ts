@@ -24,8 +24,15 @@ export async function startHttpServer(opts: {
   const server = createServer({ keepAliveTimeout: 5000 }, (req, res) => {
     void handle(req, res);
   });
+  // Responses still being worked on. Once closing, they end their connection instead of keeping it
+  // alive, so close() need not wait for idle keep-alive connections to time out.
+  const open = new Set<ServerResponse>();
+  let closing = false;
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    open.add(res);
+    res.on('close', () => open.delete(res));
+    if (closing) res.shouldKeepAlive = false;
     const route = (req.url ?? '/').split('?')[0] ?? '/';
     res.on('finish', () => opts.metrics.httpRequests.inc({ route: knownRoute(route), status: res.statusCode }));
     try {
@@ -54,6 +61,8 @@ export async function startHttpServer(opts: {
     server,
     port,
     async close(graceMs) {
+      closing = true;
+      for (const res of open) res.shouldKeepAlive = false;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const timer = setTimeout(() => server.closeAllConnections(), graceMs);
