@@ -1,4 +1,4 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /**
  * Prometheus metrics of one process. A registry per app instance (not the global one), so several
@@ -43,7 +43,42 @@ export function createMetrics() {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     registers: [registry],
   });
-  return { registry, httpRequests, graphqlErrors, notificationsCreated, pushes, outboxPublished, outboxLag };
+  const bookingAttempts = new Counter({
+    name: 'booking_attempts_total',
+    help: 'bookTicket attempts by where they were decided (gateway, worker) and outcome',
+    labelNames: ['stage', 'outcome'] as const,
+    registers: [registry],
+  });
+  const bookingDecisionSeconds = new Histogram({
+    name: 'booking_decision_seconds',
+    help: 'Time from a gateway accepting a booking attempt to a worker committing its decision',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  const bookingBatchSize = new Histogram({
+    name: 'booking_batch_size',
+    help: 'Booking attempts decided per worker batch (one Redis call and one Postgres transaction)',
+    buckets: [1, 5, 10, 25, 50, 100, 250, 500, 1000],
+    registers: [registry],
+  });
+  const bookingQueuePending = new Gauge({
+    name: 'booking_queue_pending',
+    help: 'Booking attempts waiting in the JetStream consumer (not yet delivered to a worker)',
+    registers: [registry],
+  });
+  return {
+    registry,
+    httpRequests,
+    graphqlErrors,
+    bookingAttempts,
+    bookingDecisionSeconds,
+    bookingBatchSize,
+    bookingQueuePending,
+    notificationsCreated,
+    pushes,
+    outboxPublished,
+    outboxLag,
+  };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
