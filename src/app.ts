@@ -64,7 +64,7 @@ export async function startApp(
       production: config.production,
       introspection: config.graphiql,
       authenticate: (authorization) => services.tokens.fromAuthorizationHeader(authorization),
-      createContext: (user) => createRequestContext(infra.orm, user),
+      createContext: (user) => createRequestContext(infra.orm, user, infra.live),
     });
     if (config.graphiql) {
       const graphiql = createGraphiqlHandler({ endpoint: '/graphql' });
@@ -140,12 +140,13 @@ async function closeInfra(infra: Infra): Promise<void> {
 }
 
 /** The same context for HTTP requests and graphql-ws operations; the EntityManager fork is made on first use. */
-export function createRequestContext(orm: Database, user: AuthUser | null): RequestContext {
+export function createRequestContext(orm: Database, user: AuthUser | null, live: LiveBus<LiveTopics>): RequestContext {
   let em: EntityManager | undefined;
   let loaders: Loaders | undefined;
   const getEm = () => (em ??= orm.em.fork());
   return {
     user,
+    live,
     get em() {
       return getEm();
     },

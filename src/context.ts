@@ -1,5 +1,7 @@
 import type { EntityManager } from './infra/database.js';
+import type { LiveBus } from './infra/live-bus.js';
 import type { UserRole } from './entities/user.entity.js';
+import type { LiveTopics } from './services/live-topics.js';
 import type { Loaders } from './services/loaders.js';
 
 /** The signed-in caller, as read from a verified access token. */
@@ -17,4 +19,6 @@ export interface RequestContext {
   readonly user: AuthUser | null;
   readonly em: EntityManager;
   readonly loaders: Loaders;
+  /** Live updates from workers; GraphQL subscribe functions are static and reach it here. */
+  readonly live: LiveBus<LiveTopics>;
 }
