@@ -1,9 +1,10 @@
 import type { GraphQLSchema } from 'graphql';
-import { buildSchema, type AuthChecker } from 'type-graphql';
+import { buildSchema, type AuthChecker, type PubSub } from 'type-graphql';
 import type { RequestContext } from '../context.js';
 import { ForbiddenError, UnauthenticatedError } from '../errors.js';
 import { AuthResolver } from '../resolvers/auth.resolver.js';
 import { EventResolver } from '../resolvers/event.resolver.js';
+import { NotificationResolver } from '../resolvers/notification.resolver.js';
 import type { Services } from '../services/index.js';
 
 /** `@Authorized()` needs a signed-in user; `@Authorized(role)` that role too. */
@@ -15,9 +16,26 @@ const authChecker: AuthChecker<RequestContext> = ({ context }, roles) => {
 
 /** Each resolver with the services it calls, and nothing else. */
 function createResolvers(services: Services) {
-  return [new AuthResolver(services.auth), new EventResolver(services.events)];
+  return [
+    new AuthResolver(services.auth),
+    new EventResolver(services.events),
+    new NotificationResolver(services.notifications),
+  ];
 }
-const RESOLVER_CLASSES = [AuthResolver, EventResolver] as const;
+const RESOLVER_CLASSES = [AuthResolver, EventResolver, NotificationResolver] as const;
+
+/**
+ * type-graphql refuses to build subscriptions without a PubSub, but ours use
+ * `@Subscription({ subscribe })` over the LiveBus (reached through the request context), never topics.
+ */
+const NO_TOPICS: PubSub = {
+  publish: () => {
+    throw new Error('subscriptions use @Subscription({ subscribe }) over the LiveBus, not pub/sub topics');
+  },
+  subscribe: () => {
+    throw new Error('subscriptions use @Subscription({ subscribe }) over the LiveBus, not pub/sub topics');
+  },
+};
 
 /** The executable schema; without services it can only be printed (`npm run schema`). */
 export function buildAppSchema(services?: Services): Promise<GraphQLSchema> {
@@ -31,6 +49,7 @@ export function buildAppSchema(services?: Services): Promise<GraphQLSchema> {
       },
     },
     authChecker,
+    pubSub: NO_TOPICS,
     validate: false,
   });
 }

@@ -2,6 +2,7 @@ import type { Infra } from '../app.js';
 import { AccessTokens } from './access-tokens.js';
 import { AuthService } from './auth.service.js';
 import { EventService } from './event.service.js';
+import { NotificationService } from './notification.service.js';
 
 /** Every service of the app, built once per process from the infrastructure it needs. */
 export function createServices(infra: Infra) {
@@ -11,6 +12,7 @@ export function createServices(infra: Infra) {
     tokens,
     auth: new AuthService(tokens, config.auth.adminEmails),
     events: new EventService(),
+    notifications: new NotificationService(),
   };
 }
 
