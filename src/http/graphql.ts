@@ -157,13 +157,26 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
               document = parse(payload.query, { maxTokens: LIMITS.maxTokens });
             } catch (err) {
               const message = err instanceof GraphQLError ? err.message : 'Invalid query';
-              return [new GraphQLError(message, { extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
+              // graphql-js names the token limit in its message ("more than N tokens"); keep it hidden.
+              const hidden = /\d+ tokens/.test(message) ? 'Syntax Error: Query validation error.' : message;
+              return [new GraphQLError(hidden, { extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
             }
-            const errors = validate(opts.schema, document, rules);
+            let errors: readonly GraphQLError[];
+            try {
+              errors = validate(opts.schema, document, rules);
+            } catch (err) {
+              // graphql-armor's limit rules throw their error instead of reporting it (Apollo catches
+              // that on HTTP); without this, graphql-ws would close the whole socket as an internal error.
+              if (!(err instanceof GraphQLError)) throw err;
+              errors = [err];
+            }
             if (errors.length > 0) {
               return errors.map(
                 (e) =>
-                  new GraphQLError(e.message, { nodes: e.nodes, extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } }),
+                  new GraphQLError(opts.production ? hideSuggestions(e.message) : e.message, {
+                    nodes: e.nodes,
+                    extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+                  }),
               );
             }
             return {
@@ -214,6 +227,14 @@ async function authenticateHttp(opts: GraphqlOptions, req: IncomingMessage): Pro
 function authorizationParam(params: Record<string, unknown> | undefined): unknown {
   const key = Object.keys(params ?? {}).find((k) => k.toLowerCase() === 'authorization');
   return key ? params?.[key] : undefined;
+}
+
+/**
+ * "Did you mean …?" names fields an attacker did not know; in production they are masked on
+ * graphql-ws the same way graphql-armor's blockFieldSuggestion masks them on HTTP.
+ */
+function hideSuggestions(message: string): string {
+  return message.replace(/Did you mean ".+"\?/g, '[Suggestion hidden]').trim();
 }
 
 function parseJson(body: Buffer): unknown {

@@ -1,0 +1,134 @@
+import { once } from 'node:events';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { startTestSystem, wsClient, type TestSystem } from './support/system.js';
+
+/**
+ * Query limits (src/http/graphql.ts) hold on both transports, and refusals never tell an attacker
+ * the numbers to stay under. Field suggestions, which leak the schema, are off in production.
+ */
+let dev: TestSystem;
+let prod: TestSystem;
+
+beforeAll(async () => {
+  [dev, prod] = await Promise.all([
+    startTestSystem(),
+    startTestSystem({ NODE_ENV: 'production', JWT_SECRET: 'limits-test-secret-'.padEnd(40, 'x') }),
+  ]);
+});
+afterAll(async () => {
+  await Promise.all([dev?.stop(), prod?.stop()]);
+});
+
+interface Outcome {
+  status?: number;
+  data?: unknown;
+  errors?: { message: string; extensions?: Record<string, unknown> }[];
+}
+
+async function overHttp(sys: TestSystem, body: unknown): Promise<Outcome> {
+  const res = await fetch(sys.url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  try {
+    return { status: res.status, ...(JSON.parse(text) as Omit<Outcome, 'status'>) };
+  } catch {
+    // Apollo answers some bad requests (e.g. a batch when batching is off) in plain text.
+    return { status: res.status, errors: [{ message: text }] };
+  }
+}
+
+/** One operation over graphql-ws: its first result, or the errors the server refused it with. */
+async function overWs(sys: TestSystem, query: string): Promise<Outcome> {
+  const client = wsClient(sys.wsUrl);
+  try {
+    return await new Promise<Outcome>((resolve, reject) => {
+      client.subscribe(
+        { query },
+        {
+          next: (msg) => resolve(msg as Outcome),
+          error: (err) => (Array.isArray(err) ? resolve({ errors: err as Outcome['errors'] }) : reject(err as Error)),
+          complete: () => undefined,
+        },
+      );
+    });
+  } finally {
+    await client.dispose();
+  }
+}
+
+const transports = [
+  ['HTTP', (sys: TestSystem, query: string) => overHttp(sys, { query })],
+  ['graphql-ws', overWs],
+] as const;
+
+/** 12 levels of `ofType`: the classic introspection depth attack, far beyond the limit. */
+const TOO_DEEP = `{ __type(name: "Query") { fields { type { ${'ofType { '.repeat(12)}name${' }'.repeat(12)} } } } }`;
+/** Many more tokens than the limit: an oversized document is refused before it is even parsed in full. */
+const TOO_MANY_TOKENS = `{ ${'__typename '.repeat(3000)}}`;
+const TOO_MANY_ALIASES = `{ ${Array.from({ length: 40 }, (_, i) => `a${i}: events(first: 1) { totalCount }`).join(' ')} }`;
+
+function expectRefusedWithoutNumbers(outcome: Outcome): void {
+  expect(outcome.data ?? undefined).toBeUndefined();
+  expect(outcome.errors?.length).toBeGreaterThan(0);
+  for (const error of outcome.errors ?? []) expect(error.message).not.toMatch(/\d/);
+}
+
+describe.each(transports)('query limits over %s', (_name, send) => {
+  it('accepts an ordinary query', async () => {
+    const outcome = await send(dev, '{ events(first: 1) { totalCount } }');
+    expect(outcome.errors).toBeUndefined();
+    expect(outcome.data).toEqual({ events: { totalCount: 0 } });
+  });
+
+  it('refuses a query nested deeper than the limit without saying what the limit is', async () => {
+    expectRefusedWithoutNumbers(await send(dev, TOO_DEEP));
+  });
+
+  it('refuses a query with too many aliases without saying what the limit is', async () => {
+    expectRefusedWithoutNumbers(await send(dev, TOO_MANY_ALIASES));
+  });
+
+  it('refuses a query with too many tokens without saying what the limit is', async () => {
+    expectRefusedWithoutNumbers(await send(dev, TOO_MANY_TOKENS));
+  });
+});
+
+describe('batched operations', () => {
+  const query = '{ events(first: 1) { totalCount } }';
+
+  it('refuses an array of operations in one HTTP body', async () => {
+    const outcome = await overHttp(dev, [{ query }, { query }]);
+    expect(outcome.status).toBe(400);
+    expectRefusedWithoutNumbers(outcome);
+  });
+
+  it('closes a graphql-ws connection that sends an array of operations as one message (4400)', async () => {
+    const socket = new WebSocket(dev.wsUrl, 'graphql-transport-ws');
+    const closed = once(socket, 'close') as Promise<[number, Buffer]>;
+    await once(socket, 'open');
+    socket.send(JSON.stringify({ type: 'connection_init', payload: {} }));
+    await once(socket, 'message'); // connection_ack
+    socket.send(JSON.stringify({ id: '1', type: 'subscribe', payload: [{ query }, { query }] }));
+    const [code] = await closed;
+    expect(code).toBe(4400);
+  });
+});
+
+describe.each(transports)('field suggestions over %s', (_name, send) => {
+  const TYPO = '{ events(first: 1) { totalCont } }';
+
+  it('suggests the field that was meant in development', async () => {
+    const outcome = await send(dev, TYPO);
+    expect(outcome.errors?.[0]?.message).toMatch(/Did you mean "totalCount"\?/);
+  });
+
+  it('names no other field in production', async () => {
+    const outcome = await send(prod, TYPO);
+    expect(outcome.errors?.[0]?.message).toMatch(/Cannot query field "totalCont"/);
+    expect(outcome.errors?.[0]?.message).not.toMatch(/Did you mean|totalCount/);
+  });
+});
