@@ -1,3 +1,4 @@
+import { v5 as uuidv5 } from 'uuid';
 import { OutboxMessage } from '../entities/outbox-message.entity.js';
 import type { NotificationKind } from '../entities/notification.entity.js';
 import type { EntityManager } from '../infra/database.js';
@@ -9,6 +10,14 @@ export interface NotificationRequest {
   kind: NotificationKind;
   userId: string;
   orderId: string;
+}
+
+/** Fixed forever: changing it would give a retried request a new notification id. */
+const NOTIFICATION_ID_NAMESPACE = '5f0c7a52-3d1e-4b8e-9a61-0b7f2c4d9e13';
+
+/** The id of the notification of `kind` about `orderId` (UUIDv5): the same pair always gives the same id. */
+export function notificationIdFor(orderId: string, kind: NotificationKind): string {
+  return uuidv5(`${orderId}:${kind}`, NOTIFICATION_ID_NAMESPACE);
 }
 
 /** What each outbox topic carries. The relay maps a topic to its JetStream subject. */
