@@ -64,7 +64,7 @@ export async function startApp(
       production: config.production,
       introspection: config.graphiql,
       authenticate: (authorization) => services.tokens.fromAuthorizationHeader(authorization),
-      createContext: (user) => createRequestContext(infra.orm, user, infra.live),
+      createContext: (user) => createRequestContext({ infra, services }, user),
     });
     if (config.graphiql) {
       const graphiql = createGraphiqlHandler({ endpoint: '/graphql' });
@@ -140,13 +140,14 @@ async function closeInfra(infra: Infra): Promise<void> {
 }
 
 /** The same context for HTTP requests and graphql-ws operations; the EntityManager fork is made on first use. */
-export function createRequestContext(orm: Database, user: AuthUser | null, live: LiveBus<LiveTopics>): RequestContext {
+export function createRequestContext(app: { infra: Infra; services: Services }, user: AuthUser | null): RequestContext {
   let em: EntityManager | undefined;
   let loaders: Loaders | undefined;
-  const getEm = () => (em ??= orm.em.fork());
+  const getEm = () => (em ??= app.infra.orm.em.fork());
   return {
     user,
-    live,
+    live: app.infra.live,
+    feeds: app.services.feeds,
     get em() {
       return getEm();
     },

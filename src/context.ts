@@ -1,6 +1,7 @@
 import type { EntityManager } from './infra/database.js';
 import type { LiveBus } from './infra/live-bus.js';
 import type { UserRole } from './entities/user.entity.js';
+import type { LiveFeeds } from './services/live-feeds.js';
 import type { LiveTopics } from './services/live-topics.js';
 import type { Loaders } from './services/loaders.js';
 
@@ -21,4 +22,6 @@ export interface RequestContext {
   readonly loaders: Loaders;
   /** Live updates from workers; GraphQL subscribe functions are static and reach it here. */
   readonly live: LiveBus<LiveTopics>;
+  /** The sources of GraphQL subscriptions (static subscribe functions reach them here). */
+  readonly feeds: LiveFeeds;
 }

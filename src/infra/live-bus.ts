@@ -13,6 +13,7 @@ import type { Nats } from './nats.js';
  */
 export class LiveBus<Topics extends Record<string, unknown>> {
   private readonly listeners = new Map<string, Set<(payload: unknown) => void>>();
+  private readonly topicListeners = new Map<string, Set<(key: string, payload: unknown) => void>>();
   private readonly subscriptions: Subscription[] = [];
 
   constructor(
@@ -38,7 +39,8 @@ export class LiveBus<Topics extends Record<string, unknown>> {
           return;
         }
         const set = this.listeners.get(msg.subject);
-        if (!set || set.size === 0) return;
+        const all = this.topicListeners.get(topic);
+        if (!set?.size && !all?.size) return;
         let payload: unknown;
         try {
           payload = msg.json();
@@ -46,7 +48,11 @@ export class LiveBus<Topics extends Record<string, unknown>> {
           this.log.warn({ err: parseErr, subject: msg.subject }, 'dropping malformed live message');
           return;
         }
-        for (const listener of set) listener(payload);
+        for (const listener of set ?? []) listener(payload);
+        if (all?.size) {
+          const key = msg.subject.slice(msg.subject.lastIndexOf('.') + 1);
+          for (const listener of all) listener(key, payload);
+        }
       },
     });
     this.subscriptions.push(sub);
@@ -65,6 +71,18 @@ export class LiveBus<Topics extends Record<string, unknown>> {
     };
   }
 
+  /** Calls `listener` for every message of `topic`, whatever its key; returns an unsubscribe. */
+  listenAll<T extends keyof Topics & string>(
+    topic: T,
+    listener: (key: string, payload: Topics[T]) => void,
+  ): () => void {
+    let set = this.topicListeners.get(topic);
+    if (!set) this.topicListeners.set(topic, (set = new Set()));
+    const fn = listener as (key: string, payload: unknown) => void;
+    set.add(fn);
+    return () => set.delete(fn);
+  }
+
   /** The messages of `topic` under `key` as an async iterator, for GraphQL subscriptions. */
   iterate<T extends keyof Topics & string>(topic: T, key: string): AsyncIterableIterator<Topics[T]> {
     return new Repeater<Topics[T]>(async (push, stop) => {
@@ -77,5 +95,6 @@ export class LiveBus<Topics extends Record<string, unknown>> {
   close(): void {
     for (const sub of this.subscriptions) sub.unsubscribe();
     this.listeners.clear();
+    this.topicListeners.clear();
   }
 }

@@ -1,8 +1,17 @@
-import { Arg, Args, Authorized, Ctx, ID, Mutation, Query, Resolver } from 'type-graphql';
+import { Arg, Args, Authorized, Ctx, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { RequestContext } from '../context.js';
 import { UserRole } from '../entities/user.entity.js';
 import type { EventService } from '../services/event.service.js';
-import { CreateEventInput, EventConnection, EventsArgs, EventType, toEventType } from '../schema/event.type.js';
+import type { EventView } from '../services/event.service.js';
+import {
+  CreateEventInput,
+  EventConnection,
+  EventsArgs,
+  EventType,
+  StockUpdate,
+  toEventType,
+  toStockUpdate,
+} from '../schema/event.type.js';
 import { toConnection } from '../schema/page-info.type.js';
 
 @Resolver()
@@ -31,5 +40,15 @@ export class EventResolver {
     @Arg('input', () => CreateEventInput) input: CreateEventInput,
   ): Promise<EventType> {
     return toEventType(await this.eventService.create(ctx, input));
+  }
+
+  @Subscription(() => StockUpdate, {
+    description:
+      'The live ticket count of an event: the current one, then changes (a few per second at most, always the last).',
+    subscribe: ({ args, context }) =>
+      (context as RequestContext).feeds.stock(context as RequestContext, (args as { eventId: string }).eventId),
+  })
+  stockChanged(@Arg('eventId', () => ID) _eventId: string, @Root() view: EventView & { at: Date }): StockUpdate {
+    return toStockUpdate(view);
   }
 }

@@ -3,8 +3,10 @@ import { buildSchema, type AuthChecker, type PubSub } from 'type-graphql';
 import type { RequestContext } from '../context.js';
 import { ForbiddenError, UnauthenticatedError } from '../errors.js';
 import { AuthResolver } from '../resolvers/auth.resolver.js';
+import { BookingResolver } from '../resolvers/booking.resolver.js';
 import { EventResolver } from '../resolvers/event.resolver.js';
 import { NotificationResolver } from '../resolvers/notification.resolver.js';
+import { OrderResolver } from '../resolvers/order.resolver.js';
 import type { Services } from '../services/index.js';
 
 /** `@Authorized()` needs a signed-in user; `@Authorized(role)` that role too. */
@@ -20,9 +22,11 @@ function createResolvers(services: Services) {
     new AuthResolver(services.auth),
     new EventResolver(services.events),
     new NotificationResolver(services.notifications),
+    new BookingResolver(services.bookings, services.events, services.orders),
+    new OrderResolver(services.orders, services.events),
   ];
 }
-const RESOLVER_CLASSES = [AuthResolver, EventResolver, NotificationResolver] as const;
+const RESOLVER_CLASSES = [AuthResolver, EventResolver, NotificationResolver, BookingResolver, OrderResolver] as const;
 
 /**
  * type-graphql refuses to build subscriptions without a PubSub, but ours use

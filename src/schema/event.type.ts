@@ -111,6 +111,30 @@ export class EventsArgs {
   includeEnded?: boolean | null;
 }
 
+@ObjectType()
+export class StockUpdate {
+  @Field(() => ID)
+  eventId!: string;
+
+  @Field(() => Int)
+  ticketsAvailable!: number;
+
+  @Field(() => EventStatus)
+  status!: EventStatus;
+
+  @Field(() => DateTimeResolver)
+  at!: Date;
+}
+
+export function toStockUpdate(view: EventView & { at: Date }): StockUpdate {
+  return {
+    eventId: view.event.id,
+    ticketsAvailable: view.available,
+    status: eventStatus(view.event, view.available, view.at.getTime()),
+    at: view.at,
+  };
+}
+
 export function toEventType({ event, available }: EventView, now = Date.now()): EventType {
   return {
     id: event.id,

@@ -4,7 +4,10 @@ import type { RequestContext } from '../context.js';
 import { Event } from '../entities/event.entity.js';
 import { Stock } from '../entities/stock.entity.js';
 import type { EntityManager } from '../infra/database.js';
+import { NotFoundError } from '../errors.js';
 import { decodeCursor, encodeCursor, pageSize, type Page } from './cursor.js';
+import type { EventCatalog } from './event-catalog.js';
+import type { LiveStock } from './live-stock.js';
 import { parseInput } from './validation.js';
 
 /** An event with its current number of available tickets. */
@@ -53,6 +56,11 @@ const SEARCH_CURSOR = 'search';
 const UPCOMING_CURSOR = 'upcoming';
 
 export class EventService {
+  constructor(
+    private readonly catalog: EventCatalog,
+    private readonly stock: LiveStock,
+  ) {}
+
   async create(ctx: RequestContext, input: CreateEventInput): Promise<EventView> {
     const data = parseInput(CreateEventInput, input);
     const event = await ctx.em.transactional(async (em) => {
@@ -62,12 +70,34 @@ export class EventService {
       em.create(Stock, { eventId: created.id, available: data.ticketsTotal, version: '0', updatedAt: new Date() });
       return created;
     });
-    return { event, available: data.ticketsTotal };
+    return { event: this.catalog.remember(event), available: data.ticketsTotal };
   }
 
+  /**
+   * The event page: the event from the in-process catalog and its live ticket count, so a page
+   * refreshed every second by a million buyers costs Postgres nothing in steady state.
+   */
   async get(ctx: RequestContext, id: string): Promise<EventView | null> {
     if (!isUuid(id)) return null;
-    return ctx.loaders.eventView.load(id);
+    const event = this.catalog.peek(id) ?? (await this.catalog.get(id));
+    if (!event) return null;
+    return { event, available: await this.stock.available(id, () => this.pgAvailable(ctx.em, id)) };
+  }
+
+  /** The current count, then every (coalesced) change of it. */
+  async stockUpdates(ctx: RequestContext, eventId: string): Promise<AsyncIterableIterator<EventView & { at: Date }>> {
+    const view = await this.get(ctx, eventId);
+    if (!view) throw new NotFoundError('No such event');
+    const { event } = view;
+    const updates = this.stock.subscribe(eventId, {
+      eventId,
+      available: view.available,
+      version: 0,
+      at: new Date().toISOString(),
+    });
+    return (async function* () {
+      for await (const update of updates) yield { event, available: update.available, at: new Date(update.at) };
+    })();
   }
 
   /**
@@ -164,7 +194,13 @@ export class EventService {
   }
 
   private toView(em: EntityManager, row: EventRow): EventView {
-    return { event: em.map(Event, row), available: Number(row.available) };
+    const event = this.catalog.remember(em.map(Event, row));
+    return { event, available: this.stock.fresh(event.id) ?? Number(row.available) };
+  }
+
+  private async pgAvailable(em: EntityManager, eventId: string): Promise<number> {
+    const stock = await em.findOne(Stock, { eventId });
+    return stock?.available ?? 0;
   }
 }
 

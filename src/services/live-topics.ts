@@ -25,6 +25,8 @@ export interface StockLive {
 
 export interface BookingDecisionLive {
   bookingId: string;
+  userId: string;
+  eventId: string;
   status: Exclude<BookingStatus, 'QUEUED'>;
   reason: BookingRejection | null;
   orderId: string | null;

@@ -1,7 +1,10 @@
 import type { Infra } from '../app.js';
 import type { Services } from '../services/index.js';
+import { startBookingSweeper } from './booking.sweeper.js';
+import { startBookingWorker } from './booking.worker.js';
 import { startNotificationWorker } from './notification.worker.js';
 import { startOutboxRelay } from './outbox.relay.js';
+import { startStockSweeper } from './stock.sweeper.js';
 
 /** A running background loop: a queue consumer or a periodic sweep. */
 export interface Worker {
@@ -9,9 +12,15 @@ export interface Worker {
   stop(): Promise<void>;
 }
 
+/** Most booking attempts one worker decides with one Redis call and one Postgres transaction. */
+const BOOKING_BATCH = 500;
+
 /** Everything ROLE=worker runs. Each worker is a small loop in its own file. */
 export async function startWorkers(infra: Infra, services: Services): Promise<Worker[]> {
   const workers: Worker[] = [];
+  workers.push(await startBookingWorker(infra, services.decider, services.registry, { maxBatch: BOOKING_BATCH }));
+  workers.push(startBookingSweeper(infra, services.registry));
+  workers.push(startStockSweeper(infra, services.gate, services.decider));
   workers.push(await startOutboxRelay(infra));
   workers.push(await startNotificationWorker(infra, services.notifications));
   return workers;

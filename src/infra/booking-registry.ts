@@ -1,0 +1,121 @@
+import type { Redis } from './redis.js';
+
+/**
+ * The gateways' shared record of booking attempts, in Redis: what was asked (for idempotency and
+ * CONFLICT), what was decided (for `booking(id)`), and an index of attempts still waiting for a
+ * decision (for the sweep that makes sure every QUEUED attempt is decided). Postgres keeps the
+ * durable copy of every decision; this is the fast path in front of it.
+ */
+export interface BookingRecord {
+  bookingId: string;
+  userId: string;
+  eventId: string;
+  quantity: number;
+  idempotencyKey: string;
+  requestedAt: string;
+  status: 'QUEUED' | 'RESERVED' | 'REJECTED';
+  reason: string | null;
+  orderId: string | null;
+  /** How many times the sweep has re-published it. */
+  republished?: number;
+}
+
+export type AdmitResult =
+  { outcome: 'new' } | { outcome: 'exists'; record: BookingRecord } | { outcome: 'rate_limited' };
+
+const RECORD_TTL_SECONDS = 7 * 86_400;
+
+// KEYS: record, rate counter, pending index. ARGV: record JSON, limit, window ms, deadline ms, booking id, ttl.
+const ADMIT = `
+local rec = redis.call('GET', KEYS[1])
+if rec then return {'EXISTS', rec} end
+local n = redis.call('INCR', KEYS[2])
+if n == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
+if n > tonumber(ARGV[2]) then return {'RATE_LIMITED'} end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[6])
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
+return {'NEW'}
+`;
+
+type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
+
+export class BookingRegistry {
+  constructor(
+    private readonly redis: Redis,
+    private readonly namespace: string,
+  ) {
+    redis.defineCommand('bookingAdmit', { numberOfKeys: 3, lua: ADMIT });
+  }
+
+  private recordKey(bookingId: string): string {
+    return `${this.namespace}:bk:${bookingId}`;
+  }
+
+  private get pendingKey(): string {
+    return `${this.namespace}:bk:pending`;
+  }
+
+  /**
+   * One round trip: returns the existing record for this booking id, or applies the user's rate
+   * limit and records the attempt as QUEUED with a decision deadline.
+   */
+  async admit(
+    record: BookingRecord,
+    rate: { limit: number; windowMs: number },
+    deadlineMs: number,
+  ): Promise<AdmitResult> {
+    const admit = (this.redis as unknown as Record<string, ScriptFn>)['bookingAdmit']!.bind(this.redis);
+    const out = (await admit(
+      this.recordKey(record.bookingId),
+      `${this.namespace}:rl:${record.userId}`,
+      this.pendingKey,
+      JSON.stringify(record),
+      rate.limit,
+      rate.windowMs,
+      deadlineMs,
+      record.bookingId,
+      RECORD_TTL_SECONDS,
+    )) as [string, string?];
+    if (out[0] === 'EXISTS') return { outcome: 'exists', record: JSON.parse(out[1]!) as BookingRecord };
+    if (out[0] === 'RATE_LIMITED') return { outcome: 'rate_limited' };
+    return { outcome: 'new' };
+  }
+
+  async get(bookingId: string): Promise<BookingRecord | null> {
+    const raw = await this.redis.get(this.recordKey(bookingId));
+    return raw ? (JSON.parse(raw) as BookingRecord) : null;
+  }
+
+  /** Stores decided records and takes them out of the pending index (pipelined). */
+  async recordDecisions(records: readonly BookingRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    const pipeline = this.redis.pipeline();
+    for (const r of records) pipeline.set(this.recordKey(r.bookingId), JSON.stringify(r), 'EX', RECORD_TTL_SECONDS);
+    pipeline.zrem(this.pendingKey, ...records.map((r) => r.bookingId));
+    await pipeline.exec();
+  }
+
+  /** Forgets an attempt that could not be queued, so that a retry starts afresh. */
+  async forget(bookingId: string): Promise<void> {
+    await this.redis.pipeline().del(this.recordKey(bookingId)).zrem(this.pendingKey, bookingId).exec();
+  }
+
+  /** Attempts whose decision deadline has passed, oldest first. */
+  async overdue(nowMs: number, limit: number): Promise<string[]> {
+    return this.redis.zrangebyscore(this.pendingKey, 0, nowMs, 'LIMIT', 0, limit);
+  }
+
+  /** Moves an attempt's deadline (after the sweep re-published it) and counts the re-publish. */
+  async postpone(record: BookingRecord, deadlineMs: number): Promise<void> {
+    const next = { ...record, republished: (record.republished ?? 0) + 1 };
+    await this.redis
+      .pipeline()
+      .set(this.recordKey(record.bookingId), JSON.stringify(next), 'EX', RECORD_TTL_SECONDS)
+      .zadd(this.pendingKey, deadlineMs, record.bookingId)
+      .exec();
+  }
+
+  async dropPending(bookingId: string): Promise<void> {
+    await this.redis.zrem(this.pendingKey, bookingId);
+  }
+}

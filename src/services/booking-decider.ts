@@ -1,0 +1,327 @@
+import { randomUUID } from 'node:crypto';
+import { BookingRejection, type BookingStatus } from '../entities/booking.entity.js';
+import type { Event } from '../entities/event.entity.js';
+import type { Database, EntityManager } from '../infra/database.js';
+import type { GateAttempt, GateDecision, StockGate, StockSnapshot, StockVersion } from '../infra/stock-gate.js';
+import type { EventCatalog } from './event-catalog.js';
+import type { BookingDecisionLive } from './live-topics.js';
+import type { BookingRequest } from './queue-messages.js';
+
+/** The outcome of one attempt. */
+export type Decision = BookingDecisionLive;
+
+export interface BatchOutcome {
+  decisions: Decision[];
+  /** Per event touched: the Postgres stock after the batch and the Redis stock after settling. */
+  stock: { eventId: string; pg: StockVersion; redis: number | null }[];
+  /** Orders created by this batch (none for a batch that was decided before). */
+  holds: { orderIds: string[]; expiresAt: Date } | null;
+}
+
+/** Test seam: lets a test stop a worker between the Redis step and the Postgres commit. */
+export interface DeciderFaults {
+  afterGate?(): Promise<void>;
+}
+
+/** A booking Postgres decided earlier. */
+interface PriorBooking {
+  eventId: string;
+  quantity: number;
+  status: BookingStatus;
+  reason: BookingRejection | null;
+  orderId: string | null;
+}
+
+interface StockRow {
+  event_id: string;
+  available: number;
+  version: string;
+  on_sale: boolean;
+  now: Date;
+}
+
+/**
+ * The worker side of booking: decides a batch of attempts with one Redis call per event and one
+ * Postgres transaction for the whole batch. Redis answers fast; Postgres has the last word (the
+ * stock row is locked and `available >= 0` is checked); Redis is then told what Postgres did.
+ *
+ * Safe to repeat: an attempt already decided in Postgres keeps that decision, however often its
+ * message is delivered, whatever Redis remembers (or has forgotten).
+ */
+export class BookingDecider {
+  constructor(
+    private readonly orm: Database,
+    private readonly gate: StockGate,
+    private readonly catalog: EventCatalog,
+    private readonly holdSeconds: number,
+    private readonly faults: DeciderFaults = {},
+  ) {}
+
+  async decide(batch: readonly BookingRequest[]): Promise<BatchOutcome> {
+    // The same attempt can be queued twice (a client retry, a sweep re-publish); decide it once.
+    const requests = [...new Map(batch.map((r) => [r.bookingId, r])).values()];
+    const events = await this.catalog.getMany([...new Set(requests.map((r) => r.eventId))]);
+    const gated = await this.gateAll(requests, events);
+    await this.faults.afterGate?.();
+
+    const em = this.orm.em.fork();
+    const result = await em.transactional((tx) => this.commit(tx, requests, events, gated));
+
+    // Tell Redis what Postgres did, per event (a fault here leaves the job to be redelivered).
+    const stock = await Promise.all(
+      [...result.stock].map(async ([eventId, pg]) => ({
+        eventId,
+        pg,
+        redis: await this.gate.settle(
+          eventId,
+          pg,
+          result.committed.get(eventId) ?? [],
+          result.refused.get(eventId) ?? [],
+        ),
+      })),
+    );
+    return { decisions: result.decisions, stock, holds: result.holds };
+  }
+
+  /** Redis step: one script call per event in the batch, loading the event first if needed. */
+  private async gateAll(
+    requests: readonly BookingRequest[],
+    events: Map<string, Event>,
+  ): Promise<Map<string, GateDecision>> {
+    const byEvent = new Map<string, BookingRequest[]>();
+    for (const r of requests) {
+      const event = events.get(r.eventId);
+      if (!event || r.quantity > event.maxPerUser) continue; // decided without the gate
+      const list = byEvent.get(r.eventId) ?? [];
+      list.push(r);
+      byEvent.set(r.eventId, list);
+    }
+    const decisions = new Map<string, GateDecision>();
+    await Promise.all(
+      [...byEvent].map(async ([eventId, list]) => {
+        const maxPerUser = events.get(eventId)!.maxPerUser;
+        let gated = await this.gate.reserve(eventId, maxPerUser, list);
+        if (!gated) {
+          await this.gate.load(eventId, await this.snapshot(eventId));
+          gated = await this.gate.reserve(eventId, maxPerUser, list);
+          if (!gated) throw new Error(`stock of event ${eventId} could not be loaded into Redis`);
+        }
+        gated.forEach((d, i) => decisions.set(list[i]!.bookingId, d));
+      }),
+    );
+    return decisions;
+  }
+
+  /** Postgres step: one transaction deciding every attempt of the batch. */
+  private async commit(
+    tx: EntityManager,
+    requests: readonly BookingRequest[],
+    events: Map<string, Event>,
+    gated: Map<string, GateDecision>,
+  ) {
+    const eventIds = [...events.keys()];
+    // Locking the stock rows orders concurrent batches of the same event; `now()` is the transaction's time.
+    const rows = eventIds.length
+      ? await tx.execute<StockRow[]>(
+          `select s.event_id, s.available, s.version, now() as now,
+                  (now() >= e.sale_starts_at and now() < e.starts_at) as on_sale
+           from stock s join events e on e.id = s.event_id
+           where s.event_id in (?) order by s.event_id for update of s`,
+          [eventIds],
+        )
+      : [];
+    const stockByEvent = new Map(rows.map((r) => [r.event_id, { ...r, available: Number(r.available) }]));
+    const existing = await this.existingBookings(
+      tx,
+      requests.map((r) => r.bookingId),
+    );
+    const now = rows[0]?.now ?? new Date();
+    const expiresAt = new Date(new Date(now).getTime() + this.holdSeconds * 1000);
+
+    const decisions: Decision[] = [];
+    const committed = new Map<string, GateAttempt[]>();
+    const refused = new Map<string, (GateAttempt & { decision: string })[]>();
+    const taken = new Map<string, number>();
+    const newBookings: Record<string, unknown>[] = [];
+    const newOrders: Record<string, unknown>[] = [];
+    const push = <T>(map: Map<string, T[]>, key: string, value: T) => map.set(key, [...(map.get(key) ?? []), value]);
+
+    for (const r of requests) {
+      const gate = gated.get(r.bookingId);
+      const reservedInRedis = gate?.status === 'RESERVED';
+      const prior = existing.get(r.bookingId);
+      if (prior) {
+        // Decided before (a redelivery, or Redis forgot): Postgres' decision stands.
+        const conflict = prior.eventId !== r.eventId || prior.quantity !== r.quantity;
+        decisions.push({
+          bookingId: r.bookingId,
+          userId: r.userId,
+          eventId: r.eventId,
+          status: prior.status === 'RESERVED' ? 'RESERVED' : 'REJECTED',
+          reason: prior.reason,
+          orderId: prior.orderId,
+          ...(conflict ? { conflict: true } : {}),
+        });
+        if (reservedInRedis) {
+          const sameReservation = !gate.fresh && !conflict && prior.status === 'RESERVED';
+          if (sameReservation) push(committed, r.eventId, r);
+          else push(refused, r.eventId, { ...r, decision: conflict ? 'X:CONFLICT' : gateMemory(prior) });
+        }
+        continue;
+      }
+
+      const event = events.get(r.eventId);
+      const stock = stockByEvent.get(r.eventId);
+      let reason: BookingRejection | null = null;
+      if (!event || !stock || !stock.on_sale) reason = BookingRejection.NOT_ON_SALE;
+      else if (r.quantity > event.maxPerUser) reason = BookingRejection.INVALID_QUANTITY;
+      else if (gate?.status === 'REJECTED') reason = gate.reason as BookingRejection;
+      else if (stock.available < r.quantity) reason = BookingRejection.SOLD_OUT; // Postgres has the last word
+
+      if (reason === null && event && stock) {
+        stock.available -= r.quantity;
+        taken.set(r.eventId, (taken.get(r.eventId) ?? 0) + r.quantity);
+        const orderId = randomUUID();
+        newBookings.push(bookingRow(r, 'RESERVED', null, orderId, now));
+        newOrders.push({
+          id: orderId,
+          booking_id: r.bookingId,
+          user_id: r.userId,
+          event_id: r.eventId,
+          quantity: r.quantity,
+          amount: r.quantity * event.price,
+          currency: event.currency,
+          status: 'UNPAID',
+          expires_at: expiresAt,
+          created_at: now,
+          updated_at: now,
+        });
+        push(committed, r.eventId, r);
+        decisions.push({
+          bookingId: r.bookingId,
+          userId: r.userId,
+          eventId: r.eventId,
+          status: 'RESERVED',
+          reason: null,
+          orderId,
+        });
+      } else {
+        const rejection = reason ?? BookingRejection.SOLD_OUT;
+        newBookings.push(bookingRow(r, 'REJECTED', rejection, null, now));
+        if (reservedInRedis) push(refused, r.eventId, { ...r, decision: `X:${rejection}` });
+        decisions.push({
+          bookingId: r.bookingId,
+          userId: r.userId,
+          eventId: r.eventId,
+          status: 'REJECTED',
+          reason: rejection,
+          orderId: null,
+        });
+      }
+    }
+
+    // Bookings before orders (orders reference them); multi-row inserts, one statement each.
+    if (newBookings.length) await insertRows(tx, 'bookings', newBookings);
+    if (newOrders.length) await insertRows(tx, 'orders', newOrders);
+    const stockAfter = new Map<string, StockVersion>();
+    for (const [eventId, row] of stockByEvent) {
+      const n = taken.get(eventId) ?? 0;
+      if (n === 0) {
+        stockAfter.set(eventId, { available: row.available, version: Number(row.version) });
+        continue;
+      }
+      const [updated] = await tx.execute<{ available: number; version: string }[]>(
+        `update stock set available = available - ?, version = version + 1, updated_at = now()
+         where event_id = ? returning available, version`,
+        [n, eventId],
+      );
+      stockAfter.set(eventId, { available: Number(updated!.available), version: Number(updated!.version) });
+    }
+    return {
+      decisions,
+      committed,
+      refused,
+      stock: stockAfter,
+      holds: newOrders.length ? { orderIds: newOrders.map((o) => o.id as string), expiresAt } : null,
+    };
+  }
+
+  private async existingBookings(tx: EntityManager, ids: string[]): Promise<Map<string, PriorBooking>> {
+    if (ids.length === 0) return new Map();
+    const rows = await tx.execute<
+      {
+        id: string;
+        event_id: string;
+        quantity: number;
+        status: BookingStatus;
+        reason: BookingRejection | null;
+        order_id: string | null;
+      }[]
+    >(`select id, event_id, quantity, status, reason, order_id from bookings where id in (?)`, [ids]);
+    return new Map(
+      rows.map((row) => [
+        row.id,
+        {
+          eventId: row.event_id,
+          quantity: Number(row.quantity),
+          status: row.status,
+          reason: row.reason,
+          orderId: row.order_id,
+        },
+      ]),
+    );
+  }
+
+  /** Postgres' view of an event's stock and of each buyer's held tickets, in one statement. */
+  async snapshot(eventId: string): Promise<StockSnapshot> {
+    const rows = await this.orm.em
+      .fork()
+      .execute<{ available: number; version: string; user_id: string | null; held: string | null }[]>(
+        `select s.available, s.version, h.user_id, h.held
+       from stock s
+       left join (
+         select user_id, sum(quantity) as held from orders
+         where event_id = ? and status in ('UNPAID', 'PAYING', 'FAILED', 'SUCCEEDED')
+         group by user_id
+       ) h on true
+       where s.event_id = ?`,
+        [eventId, eventId],
+      );
+    if (rows.length === 0) throw new Error(`no stock row for event ${eventId}`);
+    return {
+      available: Number(rows[0]!.available),
+      version: Number(rows[0]!.version),
+      heldByUser: new Map(rows.filter((r) => r.user_id).map((r) => [r.user_id!, Number(r.held)])),
+    };
+  }
+}
+
+/** What the gate should remember for a booking Postgres decided earlier. */
+function gateMemory(prior: PriorBooking): string {
+  return prior.status === 'RESERVED' ? 'R' : `X:${prior.reason ?? BookingRejection.SOLD_OUT}`;
+}
+
+function bookingRow(r: BookingRequest, status: string, reason: string | null, orderId: string | null, now: Date) {
+  return {
+    id: r.bookingId,
+    user_id: r.userId,
+    event_id: r.eventId,
+    quantity: r.quantity,
+    idempotency_key: r.idempotencyKey,
+    status,
+    reason,
+    order_id: orderId,
+    requested_at: new Date(r.requestedAt),
+    decided_at: now,
+  };
+}
+
+/** One multi-row `insert` with positional parameters. */
+async function insertRows(tx: EntityManager, table: string, rows: Record<string, unknown>[]): Promise<void> {
+  const columns = Object.keys(rows[0]!);
+  const tuple = `(${columns.map(() => '?').join(', ')})`;
+  await tx.execute(
+    `insert into ${table} (${columns.join(', ')}) values ${rows.map(() => tuple).join(', ')}`,
+    rows.flatMap((row) => columns.map((c) => row[c])),
+  );
+}

@@ -1,0 +1,272 @@
+import { Repeater } from '@repeaterjs/repeater';
+import { v5 as uuidv5 } from 'uuid';
+import type { Config } from '../config.js';
+import type { RequestContext } from '../context.js';
+import { Booking, BookingRejection, type BookingStatus } from '../entities/booking.entity.js';
+import { ConflictError, NotFoundError, UnavailableError } from '../errors.js';
+import type { BookingRecord, BookingRegistry } from '../infra/booking-registry.js';
+import type { HealthMonitor } from '../infra/health.js';
+import type { LiveBus } from '../infra/live-bus.js';
+import type { Nats } from '../infra/nats.js';
+import type { Metrics } from '../metrics.js';
+import { BadInputError } from '../errors.js';
+import type { EventCatalog } from './event-catalog.js';
+import { isUuid } from './event.service.js';
+import type { LiveStock } from './live-stock.js';
+import type { BookingDecisionLive, LiveTopics } from './live-topics.js';
+import type { BookingRequest } from './queue-messages.js';
+
+/** A booking as clients see it. */
+export interface BookingView {
+  id: string;
+  userId: string;
+  eventId: string;
+  quantity: number;
+  status: BookingStatus;
+  reason: BookingRejection | null;
+  orderId: string | null;
+}
+
+/** Booking ids are derived from (user, idempotency key): a retry names the same booking. */
+const BOOKING_NAMESPACE = '6f0a4c1e-2b7d-4f5a-9c3e-8d1b2a7e4f60';
+export function bookingIdFor(userId: string, idempotencyKey: string): string {
+  return uuidv5(`${userId}:${idempotencyKey}`, BOOKING_NAMESPACE);
+}
+
+/** After this long without a decision, the sweep re-publishes the attempt. */
+export const DECISION_DEADLINE_MS = 30_000;
+
+export interface BookingServiceDeps {
+  config: Config['booking'];
+  catalog: EventCatalog;
+  stock: LiveStock;
+  registry: BookingRegistry;
+  nats: Nats;
+  live: LiveBus<LiveTopics>;
+  health: HealthMonitor;
+  metrics: Metrics;
+}
+
+/**
+ * The gateway side of booking. It answers at once, with no I/O, what it can (bad quantity, sale
+ * not open, sold out); otherwise it records the attempt in Redis (rate limit, idempotency), queues
+ * it on JetStream and waits up to BOOKING_WAIT_MS for a worker's decision, else answers QUEUED.
+ */
+export class BookingService {
+  private readonly waiters = new Map<string, Set<(decision: BookingDecisionLive) => void>>();
+
+  constructor(private readonly deps: BookingServiceDeps) {
+    deps.live.listenAll('decisions', (_key, decisions) => {
+      for (const d of decisions) for (const waiter of this.waiters.get(d.bookingId) ?? []) waiter(d);
+    });
+  }
+
+  async book(
+    ctx: RequestContext,
+    args: { eventId: string; quantity?: number | null; idempotencyKey: string },
+  ): Promise<BookingView> {
+    const user = ctx.user!;
+    const key = args.idempotencyKey;
+    if (key.length < 1 || key.length > 200) throw BadInputError.field('idempotencyKey', 'must be 1 to 200 characters');
+    const event = isUuid(args.eventId)
+      ? (this.deps.catalog.peek(args.eventId) ?? (await this.deps.catalog.get(args.eventId)))
+      : null;
+    if (!event) throw new NotFoundError('eventId: no such event');
+    const quantity = args.quantity ?? 1;
+    const view: BookingView = {
+      id: bookingIdFor(user.id, key),
+      userId: user.id,
+      eventId: event.id,
+      quantity,
+      status: 'QUEUED',
+      reason: null,
+      orderId: null,
+    };
+    const reject = (reason: BookingRejection): BookingView => {
+      this.deps.metrics.bookingAttempts.inc({ stage: 'gateway', outcome: reason });
+      return { ...view, status: 'REJECTED', reason };
+    };
+
+    // Answers that need no I/O at all.
+    if (!Number.isInteger(quantity) || quantity < 1 || quantity > event.maxPerUser) {
+      return reject(BookingRejection.INVALID_QUANTITY);
+    }
+    const now = Date.now();
+    if (now < event.saleStartsAt.getTime() || now >= event.startsAt.getTime()) {
+      return reject(BookingRejection.NOT_ON_SALE);
+    }
+    if (this.deps.stock.isSoldOut(event.id) && !this.deps.stock.mayHold(event.id, user.id)) {
+      return reject(BookingRejection.SOLD_OUT);
+    }
+    if (!this.deps.health.allUp()) throw this.unavailable('health');
+
+    const record: BookingRecord = {
+      bookingId: view.id,
+      userId: user.id,
+      eventId: event.id,
+      quantity,
+      idempotencyKey: key,
+      requestedAt: new Date(now).toISOString(),
+      status: 'QUEUED',
+      reason: null,
+      orderId: null,
+    };
+    let admitted;
+    try {
+      admitted = await this.deps.registry.admit(
+        record,
+        { limit: this.deps.config.ratePerSecond, windowMs: 1000 },
+        now + DECISION_DEADLINE_MS,
+      );
+    } catch (err) {
+      this.deps.health.reportFailure('redis', err);
+      throw this.unavailable('redis');
+    }
+    switch (admitted.outcome) {
+      case 'rate_limited':
+        return reject(BookingRejection.RATE_LIMITED);
+      case 'exists': {
+        const existing = admitted.record;
+        if (existing.eventId !== event.id || existing.quantity !== quantity) {
+          throw new ConflictError('idempotencyKey: already used for a booking with other arguments', {
+            field: 'idempotencyKey',
+          });
+        }
+        if (existing.status !== 'QUEUED') return recordView(existing);
+        // Still undecided: queue it again (JetStream drops the duplicate) and wait like the first call did.
+        return this.queueAndWait(existing, view, false);
+      }
+      case 'new':
+        return this.queueAndWait(record, view, true);
+    }
+  }
+
+  /** The booking if it belongs to the caller; null for unknown ids and other users' bookings alike. */
+  async get(ctx: RequestContext, id: string): Promise<BookingView | null> {
+    if (!ctx.user || !isUuid(id)) return null;
+    let view: BookingView | null = null;
+    try {
+      const record = await this.deps.registry.get(id);
+      if (record) view = recordView(record);
+    } catch {
+      // Redis is down: Postgres has every decided booking.
+    }
+    if (!view) {
+      const row = await ctx.em.findOne(Booking, { id });
+      if (row) view = rowView(row);
+    }
+    return view && view.userId === ctx.user.id ? view : null;
+  }
+
+  /** The booking now, then its decision once it is made; completes after the decision. */
+  updates(ctx: RequestContext, id: string): AsyncIterableIterator<BookingView> {
+    return new Repeater<BookingView>(async (push, stop) => {
+      let resolveDecision: (d: BookingDecisionLive) => void = () => undefined;
+      const decided = new Promise<BookingDecisionLive>((resolve) => (resolveDecision = resolve));
+      const unlisten = this.listen(id, (d) => resolveDecision(d));
+      try {
+        const current = await this.get(ctx, id);
+        if (!current) throw new NotFoundError('No such booking');
+        await push(current);
+        if (current.status === 'QUEUED') {
+          const decision = await Promise.race([decided, stop.then(() => null)]);
+          if (decision) await push({ ...current, ...decisionView(decision) });
+        }
+      } finally {
+        unlisten();
+      }
+      stop();
+    });
+  }
+
+  private async queueAndWait(record: BookingRecord, view: BookingView, forgetOnFailure: boolean): Promise<BookingView> {
+    const request: BookingRequest = {
+      bookingId: record.bookingId,
+      userId: record.userId,
+      eventId: record.eventId,
+      quantity: record.quantity,
+      idempotencyKey: record.idempotencyKey,
+      requestedAt: record.requestedAt,
+    };
+    // Listen before publishing: a fast worker may decide before publish() returns.
+    let resolveDecision: (d: BookingDecisionLive | null) => void = () => undefined;
+    const decision = new Promise<BookingDecisionLive | null>((resolve) => (resolveDecision = resolve));
+    const unlisten = this.listen(record.bookingId, resolveDecision);
+    const timer = setTimeout(() => resolveDecision(null), this.deps.config.waitMs);
+    try {
+      try {
+        await this.deps.nats.js.publish(
+          this.deps.nats.names.jobs.bookingRequested(record.eventId),
+          JSON.stringify(request),
+          {
+            msgID: record.bookingId,
+          },
+        );
+      } catch (err) {
+        this.deps.health.reportFailure('nats', err);
+        // Nothing was queued: forget the attempt so no sweep picks it up and a retry starts afresh.
+        if (forgetOnFailure) await this.deps.registry.forget(record.bookingId).catch(() => undefined);
+        throw this.unavailable('nats');
+      }
+      const decided = await decision;
+      if (!decided) {
+        this.deps.metrics.bookingAttempts.inc({ stage: 'gateway', outcome: 'QUEUED' });
+        return view;
+      }
+      if (decided.conflict) {
+        throw new ConflictError('idempotencyKey: already used for a booking with other arguments', {
+          field: 'idempotencyKey',
+        });
+      }
+      return { ...view, ...decisionView(decided) };
+    } finally {
+      clearTimeout(timer);
+      unlisten();
+    }
+  }
+
+  private listen(bookingId: string, fn: (d: BookingDecisionLive) => void): () => void {
+    let set = this.waiters.get(bookingId);
+    if (!set) this.waiters.set(bookingId, (set = new Set()));
+    set.add(fn);
+    return () => {
+      set.delete(fn);
+      if (set.size === 0) this.waiters.delete(bookingId);
+    };
+  }
+
+  private unavailable(dependency: string): UnavailableError {
+    this.deps.metrics.bookingAttempts.inc({ stage: 'gateway', outcome: 'UNAVAILABLE' });
+    return new UnavailableError(
+      `Booking is unavailable right now (${dependency}); nothing was booked, try again shortly`,
+    );
+  }
+}
+
+function decisionView(d: BookingDecisionLive): Pick<BookingView, 'status' | 'reason' | 'orderId'> {
+  return { status: d.status, reason: d.reason, orderId: d.orderId };
+}
+
+function recordView(r: BookingRecord): BookingView {
+  return {
+    id: r.bookingId,
+    userId: r.userId,
+    eventId: r.eventId,
+    quantity: r.quantity,
+    status: r.status,
+    reason: r.reason as BookingRejection | null,
+    orderId: r.orderId,
+  };
+}
+
+function rowView(b: Booking): BookingView {
+  return {
+    id: b.id,
+    userId: b.userId,
+    eventId: b.eventId,
+    quantity: b.quantity,
+    status: b.status,
+    reason: b.reason ?? null,
+    orderId: b.orderId ?? null,
+  };
+}

@@ -1,0 +1,19 @@
+import type { RequestContext } from '../context.js';
+import type { BookingService, BookingView } from './booking.service.js';
+import type { EventService, EventView } from './event.service.js';
+
+/**
+ * The sources of GraphQL subscriptions. type-graphql's `subscribe` functions are static, so they
+ * reach these through the request context; each one is a service method underneath.
+ */
+export interface LiveFeeds {
+  stock(ctx: RequestContext, eventId: string): Promise<AsyncIterableIterator<EventView & { at: Date }>>;
+  booking(ctx: RequestContext, bookingId: string): AsyncIterableIterator<BookingView>;
+}
+
+export function createLiveFeeds(services: { events: EventService; bookings: BookingService }): LiveFeeds {
+  return {
+    stock: (ctx, eventId) => services.events.stockUpdates(ctx, eventId),
+    booking: (ctx, bookingId) => services.bookings.updates(ctx, bookingId),
+  };
+}

@@ -1,0 +1,78 @@
+import type { Infra } from '../app.js';
+import type { BookingRegistry } from '../infra/booking-registry.js';
+import { DECISION_DEADLINE_MS } from '../services/booking.service.js';
+import type { BookingDecisionLive } from '../services/live-topics.js';
+import type { BookingRequest } from '../services/queue-messages.js';
+import type { Worker } from './index.js';
+import { runPeriodically } from './periodic.js';
+
+const BATCH = 500;
+
+/**
+ * Makes sure every attempt answered QUEUED reaches a decision. JetStream on one node can lose an
+ * acknowledged message in a crash, and a decision's live message can be lost too, so attempts
+ * past their deadline are looked up in Postgres: decided ones are completed in Redis and announced
+ * again; undecided ones are queued again (workers decide each booking id once, however often it comes).
+ */
+export function startBookingSweeper(infra: Infra, registry: BookingRegistry): Worker {
+  const { nats, live, orm, log, redis, config } = infra;
+  return runPeriodically({
+    name: 'booking-sweeper',
+    intervalMs: config.sweepIntervalMs,
+    log,
+    lock: { redis, key: `${config.namespace}:lock:booking-sweeper` },
+    async task() {
+      const now = Date.now();
+      const ids = await registry.overdue(now, BATCH);
+      if (ids.length === 0) return;
+      const decided = await orm.em
+        .fork()
+        .execute<
+          {
+            id: string;
+            user_id: string;
+            event_id: string;
+            status: 'RESERVED' | 'REJECTED';
+            reason: string | null;
+            order_id: string | null;
+          }[]
+        >(`select id, user_id, event_id, status, reason, order_id from bookings where id in (?)`, [ids]);
+      const decidedById = new Map(decided.map((d) => [d.id, d]));
+      const announcements: BookingDecisionLive[] = [];
+      for (const id of ids) {
+        const record = await registry.get(id);
+        if (!record || record.status !== 'QUEUED') {
+          await registry.dropPending(id);
+          continue;
+        }
+        const d = decidedById.get(id);
+        if (d) {
+          const decision = { status: d.status, reason: d.reason, orderId: d.order_id };
+          await registry.recordDecisions([{ ...record, ...decision }]);
+          announcements.push({
+            bookingId: id,
+            userId: d.user_id,
+            eventId: d.event_id,
+            ...decision,
+          } as BookingDecisionLive);
+          continue;
+        }
+        const request: BookingRequest = {
+          bookingId: record.bookingId,
+          userId: record.userId,
+          eventId: record.eventId,
+          quantity: record.quantity,
+          idempotencyKey: record.idempotencyKey,
+          requestedAt: record.requestedAt,
+        };
+        const attempt = (record.republished ?? 0) + 1;
+        await nats.js.publish(nats.names.jobs.bookingRequested(record.eventId), JSON.stringify(request), {
+          msgID: `${id}:retry:${attempt}`,
+        });
+        await registry.postpone(record, now + DECISION_DEADLINE_MS);
+        log.warn({ bookingId: id, attempt }, 'booking attempt had no decision in time; queued again');
+      }
+      if (announcements.length) live.publish('decisions', 'all', announcements);
+    },
+  });
+}

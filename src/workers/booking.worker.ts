@@ -1,0 +1,91 @@
+import type { Infra } from '../app.js';
+import type { BookingRecord, BookingRegistry } from '../infra/booking-registry.js';
+import { runConsumer } from '../infra/queue-consumer.js';
+import type { BookingDecider } from '../services/booking-decider.js';
+import { BookingRequest, isValid, type HoldExpiryJob } from '../services/queue-messages.js';
+import type { Worker } from './index.js';
+
+const DURABLE = 'booking-worker';
+const BACKLOG_POLL_MS = 2000;
+
+/**
+ * Decides booking attempts in batches: the decider takes one Redis call and one Postgres
+ * transaction per batch; then the effects, each safe to repeat if the batch is redelivered:
+ * the Redis records, the live decisions and stock count, the hold-expiry job, and the acks.
+ */
+export async function startBookingWorker(
+  infra: Infra,
+  decider: BookingDecider,
+  registry: BookingRegistry,
+  opts: { maxBatch: number },
+): Promise<Worker> {
+  const { nats, live, metrics, log } = infra;
+  const consumer = await runConsumer<BookingRequest>({
+    nats,
+    log,
+    stream: nats.names.streams.bookings,
+    durable: DURABLE,
+    ackWaitMs: 30_000,
+    maxBatch: opts.maxBatch,
+    isValid: isValid(BookingRequest),
+    async handle(jobs) {
+      const requests = jobs.map((j) => j.data);
+      const outcome = await decider.decide(requests);
+      const byId = new Map(requests.map((r) => [r.bookingId, r]));
+
+      await registry.recordDecisions(
+        outcome.decisions.map((d): BookingRecord => ({
+          ...byId.get(d.bookingId)!,
+          status: d.status,
+          reason: d.reason,
+          orderId: d.orderId,
+        })),
+      );
+      live.publish('decisions', 'all', outcome.decisions);
+      const at = new Date().toISOString();
+      for (const s of outcome.stock) {
+        live.publish('stock', s.eventId, {
+          eventId: s.eventId,
+          available: s.redis ?? s.pg.available,
+          version: s.pg.version,
+          at,
+        });
+      }
+      if (outcome.holds) {
+        const job: HoldExpiryJob = {
+          orderIds: outcome.holds.orderIds,
+          expiresAt: outcome.holds.expiresAt.toISOString(),
+        };
+        await nats.js.publish(nats.names.jobs.holdExpiry, JSON.stringify(job), { msgID: `hold-${job.orderIds[0]}` });
+      }
+
+      const decidedAt = Date.now();
+      metrics.bookingBatchSize.observe(requests.length);
+      for (const d of outcome.decisions) {
+        metrics.bookingAttempts.inc({
+          stage: 'worker',
+          outcome: d.status === 'RESERVED' ? 'RESERVED' : (d.reason ?? 'REJECTED'),
+        });
+        metrics.bookingDecisionSeconds.observe((decidedAt - Date.parse(byId.get(d.bookingId)!.requestedAt)) / 1000);
+      }
+      for (const job of jobs) job.ack();
+    },
+  });
+
+  // The backlog is what operators watch during a sale.
+  const poll = setInterval(() => {
+    nats.jsm.consumers
+      .info(nats.names.streams.bookings, DURABLE)
+      .then((info) => metrics.bookingQueuePending.set(info.num_pending + info.num_ack_pending))
+      .catch(() => undefined);
+  }, BACKLOG_POLL_MS);
+  poll.unref();
+
+  return {
+    name: 'booking',
+    async stop() {
+      clearInterval(poll);
+      await consumer.stop();
+    },
+  };
+}
