@@ -10,6 +10,7 @@ import { EventService } from './event.service.js';
 import { createLiveFeeds } from './live-feeds.js';
 import { LiveStock } from './live-stock.js';
 import { OrderService } from './order.service.js';
+import { TicketStock } from './ticket-stock.js';
 import { NotificationService } from './notification.service.js';
 
 /** Every service of the app, built once per process from the infrastructure it needs. */
@@ -21,6 +22,7 @@ export function createServices(infra: Infra) {
   const registry = new BookingRegistry(infra.redis, config.namespace);
   const stock = new LiveStock(infra.live, gate, infra.orm, infra.log);
   const events = new EventService(catalog, stock);
+  const decider = new BookingDecider(infra.orm, gate, catalog, config.booking.holdSeconds);
   const bookings = new BookingService({
     config: config.booking,
     catalog,
@@ -40,7 +42,8 @@ export function createServices(infra: Infra) {
     auth: new AuthService(tokens, config.auth.adminEmails),
     events,
     bookings,
-    decider: new BookingDecider(infra.orm, gate, catalog, config.booking.holdSeconds),
+    decider,
+    ticketStock: new TicketStock(gate, catalog, decider, infra.live),
     orders: new OrderService(),
     feeds: createLiveFeeds({ events, bookings }),
     notifications: new NotificationService(),
