@@ -87,6 +87,10 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
     introspection: opts.introspection,
     includeStacktraceInErrorResponses: false,
     csrfPrevention: true,
+    // The app owns shutdown (it drains HTTP first). Apollo's own SIGINT/SIGTERM handler would stop
+    // Apollo under in-flight requests and then re-send the signal, which main.ts reads as a second
+    // Ctrl-C and exits at once.
+    stopOnTerminationSignals: false,
     formatError: (formatted, error) => formatError(opts.log, opts.metrics, formatted, error),
   });
   await apollo.start();
