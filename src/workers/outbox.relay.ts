@@ -25,11 +25,6 @@ export interface OutboxRelayOptions {
   afterPublish?: (rowIds: string[]) => Promise<void> | void;
 }
 
-export interface OutboxRelay extends Worker {
-  /** Publishes everything pending now; resolves with the number of rows published. */
-  drain(): Promise<number>;
-}
-
 interface OutboxRow {
   id: string;
   subject: OutboxTopic;
@@ -43,7 +38,7 @@ interface OutboxRow {
  * message id (`outbox-<row id>`) makes JetStream drop the copy within its duplicate window, and
  * consumers de-duplicate by their own ids after that. So a row is never lost and rarely repeated.
  */
-export async function startOutboxRelay(infra: Infra, options: OutboxRelayOptions = {}): Promise<OutboxRelay> {
+export async function startOutboxRelay(infra: Infra, options: OutboxRelayOptions = {}): Promise<Worker> {
   const { orm, nats, metrics, config } = infra;
   const log = infra.log.child({ worker: 'outbox-relay' });
   const batchSize = options.batchSize ?? 300;
@@ -84,13 +79,9 @@ export async function startOutboxRelay(infra: Infra, options: OutboxRelayOptions
     });
   }
 
-  async function drain(): Promise<number> {
-    let total = 0;
-    for (;;) {
-      const n = await relayBatch();
-      total += n;
-      if (n < batchSize || stopped) return total;
-    }
+  /** Batch after batch until one comes back short: the backlog is gone (or locked by another relay). */
+  async function drain(): Promise<void> {
+    while ((await relayBatch()) === batchSize && !stopped);
   }
 
   // One loop; a notify or poll that arrives while it runs makes it go round once more.
@@ -124,7 +115,6 @@ export async function startOutboxRelay(infra: Infra, options: OutboxRelayOptions
 
   return {
     name: 'outbox-relay',
-    drain,
     async stop() {
       stopped = true;
       clearInterval(poll);
