@@ -45,6 +45,8 @@ export async function startOutboxRelay(infra: Infra, options: OutboxRelayOptions
 
   async function relayBatch(): Promise<number> {
     return orm.em.fork().transactional(async (em) => {
+      // Only topics this version knows: during a rolling deploy an older relay leaves a newer
+      // topic's rows to a newer relay instead of dropping or blocking on them.
       const rows = await em.execute<OutboxRow[]>(
         `select id, subject, payload from outbox
          where published_at is null and subject in (?)
