@@ -66,6 +66,37 @@ export function createMetrics() {
     help: 'Booking attempts waiting in the JetStream consumer (not yet delivered to a worker)',
     registers: [registry],
   });
+  const orderTransitions = new Counter({
+    name: 'order_transitions_total',
+    help: 'Orders entering a status (UNPAID = created), counted once per committed transition',
+    labelNames: ['status'] as const,
+    registers: [registry],
+  });
+  const paymentProviderCalls = new Counter({
+    name: 'payment_provider_calls_total',
+    help: 'Calls to the payment provider by provider, operation and outcome (success, error)',
+    labelNames: ['provider', 'operation', 'outcome'] as const,
+    registers: [registry],
+  });
+  const paymentProviderSeconds = new Histogram({
+    name: 'payment_provider_call_seconds',
+    help: 'Latency of calls to the payment provider, by provider and operation (retries included)',
+    labelNames: ['provider', 'operation'] as const,
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  const paymentWebhooks = new Counter({
+    name: 'payment_webhooks_total',
+    help: 'Stripe webhook requests by result (accepted, duplicate, ignored, rejected) and event type',
+    labelNames: ['result', 'type'] as const,
+    registers: [registry],
+  });
+  const paymentEvents = new Counter({
+    name: 'payment_events_applied_total',
+    help: 'Provider events applied by the payment worker, by action and outcome',
+    labelNames: ['action', 'outcome'] as const,
+    registers: [registry],
+  });
   return {
     registry,
     httpRequests,
@@ -78,6 +109,11 @@ export function createMetrics() {
     pushes,
     outboxPublished,
     outboxLag,
+    orderTransitions,
+    paymentProviderCalls,
+    paymentProviderSeconds,
+    paymentWebhooks,
+    paymentEvents,
   };
 }
 
