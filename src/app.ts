@@ -129,6 +129,10 @@ async function openInfra(config: Config, log: Logger): Promise<Infra> {
       await nats.nc.flush();
     },
   });
+  // A dropped NATS connection marks it down at once, so no booking is published into the client's reconnect buffer.
+  void (async () => {
+    for await (const s of nats.nc.status()) if (s.type === 'disconnect') health.reportFailure('nats', 'disconnected');
+  })();
   return { config, log, metrics: createMetrics(), orm, redis, nats, live: new LiveBus<LiveTopics>(nats, log), health };
 }
 

@@ -47,6 +47,10 @@ const EnvSchema = z.object({
   HOLD_SECONDS: int(1).default(300),
   BOOKING_WAIT_MS: int(0, 60_000).default(2000),
   BOOKING_RATE_PER_SECOND: int(1).default(5),
+  /** A QUEUED attempt still undecided after this long is queued again by the sweep. */
+  BOOKING_DECISION_DEADLINE_MS: int(100).default(30_000),
+  /** Most attempts a booking worker decides in one batch (one Redis call, one Postgres transaction). */
+  BOOKING_BATCH_SIZE: int(1, 5000).default(500),
   PAYMENT_PROVIDER: z.enum(['simulated', 'stripe']).default('simulated'),
   STRIPE_SECRET_KEY: z.string().min(1).optional(),
   STRIPE_WEBHOOK_SECRET: z.string().min(1).optional(),
@@ -133,6 +137,8 @@ function toConfig(env: Env) {
       holdSeconds: env.HOLD_SECONDS,
       waitMs: env.BOOKING_WAIT_MS,
       ratePerSecond: env.BOOKING_RATE_PER_SECOND,
+      decisionDeadlineMs: env.BOOKING_DECISION_DEADLINE_MS,
+      batchSize: env.BOOKING_BATCH_SIZE,
     },
     payments: {
       provider: env.PAYMENT_PROVIDER,

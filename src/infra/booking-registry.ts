@@ -95,11 +95,6 @@ export class BookingRegistry {
     await pipeline.exec();
   }
 
-  /** Forgets an attempt that could not be queued, so that a retry starts afresh. */
-  async forget(bookingId: string): Promise<void> {
-    await this.redis.pipeline().del(this.recordKey(bookingId)).zrem(this.pendingKey, bookingId).exec();
-  }
-
   /** Attempts whose decision deadline has passed, oldest first. */
   async overdue(nowMs: number, limit: number): Promise<string[]> {
     return this.redis.zrangebyscore(this.pendingKey, 0, nowMs, 'LIMIT', 0, limit);

@@ -5,9 +5,11 @@ import type { RequestContext } from '../context.js';
 import { Booking, BookingRejection, type BookingStatus } from '../entities/booking.entity.js';
 import { ConflictError, NotFoundError, UnavailableError } from '../errors.js';
 import type { BookingRecord, BookingRegistry } from '../infra/booking-registry.js';
+import type { Database } from '../infra/database.js';
 import type { HealthMonitor } from '../infra/health.js';
 import type { LiveBus } from '../infra/live-bus.js';
 import type { Nats } from '../infra/nats.js';
+import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { BadInputError } from '../errors.js';
 import type { EventCatalog } from './event-catalog.js';
@@ -33,9 +35,6 @@ export function bookingIdFor(userId: string, idempotencyKey: string): string {
   return uuidv5(`${userId}:${idempotencyKey}`, BOOKING_NAMESPACE);
 }
 
-/** After this long without a decision, the sweep re-publishes the attempt. */
-export const DECISION_DEADLINE_MS = 30_000;
-
 export interface BookingServiceDeps {
   config: Config['booking'];
   catalog: EventCatalog;
@@ -45,6 +44,8 @@ export interface BookingServiceDeps {
   live: LiveBus<LiveTopics>;
   health: HealthMonitor;
   metrics: Metrics;
+  log: Logger;
+  orm: Database;
 }
 
 /**
@@ -116,7 +117,7 @@ export class BookingService {
       admitted = await this.deps.registry.admit(
         record,
         { limit: this.deps.config.ratePerSecond, windowMs: 1000 },
-        now + DECISION_DEADLINE_MS,
+        now + this.deps.config.decisionDeadlineMs,
       );
     } catch (err) {
       this.deps.health.reportFailure('redis', err);
@@ -134,10 +135,10 @@ export class BookingService {
         }
         if (existing.status !== 'QUEUED') return recordView(existing);
         // Still undecided: queue it again (JetStream drops the duplicate) and wait like the first call did.
-        return this.queueAndWait(existing, view, false);
+        return this.queueAndWait(existing, view);
       }
       case 'new':
-        return this.queueAndWait(record, view, true);
+        return this.queueAndWait(record, view);
     }
   }
 
@@ -179,7 +180,7 @@ export class BookingService {
     });
   }
 
-  private async queueAndWait(record: BookingRecord, view: BookingView, forgetOnFailure: boolean): Promise<BookingView> {
+  private async queueAndWait(record: BookingRecord, view: BookingView): Promise<BookingView> {
     const request: BookingRequest = {
       bookingId: record.bookingId,
       userId: record.userId,
@@ -195,18 +196,21 @@ export class BookingService {
     const timer = setTimeout(() => resolveDecision(null), this.deps.config.waitMs);
     try {
       try {
-        await this.deps.nats.js.publish(
+        const ack = await this.deps.nats.js.publish(
           this.deps.nats.names.jobs.bookingRequested(record.eventId),
           JSON.stringify(request),
-          {
-            msgID: record.bookingId,
-          },
+          { msgID: record.bookingId },
         );
+        // JetStream already had this attempt: it may have been decided while Redis forgot it.
+        if (ack.duplicate) {
+          const earlier = await this.decidedInPostgres(record);
+          if (earlier) return earlier;
+        }
       } catch (err) {
-        this.deps.health.reportFailure('nats', err);
-        // Nothing was queued: forget the attempt so no sweep picks it up and a retry starts afresh.
-        if (forgetOnFailure) await this.deps.registry.forget(record.bookingId).catch(() => undefined);
-        throw this.unavailable('nats');
+        // The message may or may not have been stored (e.g. no acknowledgement in time). The attempt
+        // stays recorded as QUEUED, so the sweep queues it again if it was lost: answering QUEUED is
+        // the truth, and it will be decided exactly once either way.
+        this.deps.log.warn({ err, bookingId: record.bookingId }, 'booking publish not acknowledged; left to the sweep');
       }
       const decided = await decision;
       if (!decided) {
@@ -223,6 +227,22 @@ export class BookingService {
       clearTimeout(timer);
       unlisten();
     }
+  }
+
+  /** A decision Postgres already has for this attempt, copied back into Redis. */
+  private async decidedInPostgres(record: BookingRecord): Promise<BookingView | null> {
+    const row = await this.deps.orm.em.fork().findOne(Booking, { id: record.bookingId });
+    if (!row) return null;
+    if (row.eventId !== record.eventId || row.quantity !== record.quantity) {
+      throw new ConflictError('idempotencyKey: already used for a booking with other arguments', {
+        field: 'idempotencyKey',
+      });
+    }
+    const view = rowView(row);
+    await this.deps.registry.recordDecisions([
+      { ...record, status: view.status, reason: view.reason, orderId: view.orderId },
+    ]);
+    return view;
   }
 
   private listen(bookingId: string, fn: (d: BookingDecisionLive) => void): () => void {

@@ -32,6 +32,8 @@ export function createServices(infra: Infra) {
     live: infra.live,
     health: infra.health,
     metrics: infra.metrics,
+    log: infra.log,
+    orm: infra.orm,
   });
   return {
     tokens,

@@ -1,6 +1,5 @@
 import type { Infra } from '../app.js';
 import type { BookingRegistry } from '../infra/booking-registry.js';
-import { DECISION_DEADLINE_MS } from '../services/booking.service.js';
 import type { BookingDecisionLive } from '../services/live-topics.js';
 import type { BookingRequest } from '../services/queue-messages.js';
 import type { Worker } from './index.js';
@@ -25,18 +24,16 @@ export function startBookingSweeper(infra: Infra, registry: BookingRegistry): Wo
       const now = Date.now();
       const ids = await registry.overdue(now, BATCH);
       if (ids.length === 0) return;
-      const decided = await orm.em
-        .fork()
-        .execute<
-          {
-            id: string;
-            user_id: string;
-            event_id: string;
-            status: 'RESERVED' | 'REJECTED';
-            reason: string | null;
-            order_id: string | null;
-          }[]
-        >(`select id, user_id, event_id, status, reason, order_id from bookings where id in (?)`, [ids]);
+      const decided = await orm.em.fork().execute<
+        {
+          id: string;
+          user_id: string;
+          event_id: string;
+          status: 'RESERVED' | 'REJECTED';
+          reason: string | null;
+          order_id: string | null;
+        }[]
+      >(`select id, user_id, event_id, status, reason, order_id from bookings where id in (?)`, [ids]);
       const decidedById = new Map(decided.map((d) => [d.id, d]));
       const announcements: BookingDecisionLive[] = [];
       for (const id of ids) {
@@ -69,7 +66,7 @@ export function startBookingSweeper(infra: Infra, registry: BookingRegistry): Wo
         await nats.js.publish(nats.names.jobs.bookingRequested(record.eventId), JSON.stringify(request), {
           msgID: `${id}:retry:${attempt}`,
         });
-        await registry.postpone(record, now + DECISION_DEADLINE_MS);
+        await registry.postpone(record, now + config.booking.decisionDeadlineMs);
         log.warn({ bookingId: id, attempt }, 'booking attempt had no decision in time; queued again');
       }
       if (announcements.length) live.publish('decisions', 'all', announcements);

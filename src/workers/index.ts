@@ -12,13 +12,12 @@ export interface Worker {
   stop(): Promise<void>;
 }
 
-/** Most booking attempts one worker decides with one Redis call and one Postgres transaction. */
-const BOOKING_BATCH = 500;
-
 /** Everything ROLE=worker runs. Each worker is a small loop in its own file. */
 export async function startWorkers(infra: Infra, services: Services): Promise<Worker[]> {
   const workers: Worker[] = [];
-  workers.push(await startBookingWorker(infra, services.decider, services.registry, { maxBatch: BOOKING_BATCH }));
+  workers.push(
+    await startBookingWorker(infra, services.decider, services.registry, { maxBatch: infra.config.booking.batchSize }),
+  );
   workers.push(startBookingSweeper(infra, services.registry));
   workers.push(startStockSweeper(infra, services.gate, services.decider));
   workers.push(await startOutboxRelay(infra));

@@ -226,3 +226,22 @@ export async function eventually<T>(
     await new Promise((r) => setTimeout(r, 25));
   }
 }
+
+/** Runs one query or mutation over a graphql-ws connection, as a websocket client would. */
+export function wsRequest<TData, TVars>(
+  client: Client,
+  document: TypedDocumentNode<TData, TVars>,
+  variables?: TVars,
+): Promise<GraphqlResponse<TData>> {
+  return new Promise((resolve, reject) => {
+    let result: GraphqlResponse<TData> | undefined;
+    client.subscribe<TData>(
+      { query: print(document), variables: variables as Record<string, unknown> | undefined },
+      {
+        next: (msg) => (result = { status: 200, ...(msg as Omit<GraphqlResponse<TData>, 'status'>) }),
+        error: (err) => reject(err instanceof Error ? err : new Error(JSON.stringify(err))),
+        complete: () => (result ? resolve(result) : reject(new Error('completed without a result'))),
+      },
+    );
+  });
+}
