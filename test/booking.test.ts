@@ -303,3 +303,20 @@ describe('decisions that take longer than the wait', () => {
     }
   });
 });
+
+describe('metrics', () => {
+  it('exposes booking attempts by outcome, decision latency and the queue backlog at /metrics', async () => {
+    const event = await createEvent(sys, admin);
+    const { token } = await signUp(sys);
+    await gqlOk(sys.url, BookTicketLeanDocument, { eventId: event.id, idempotencyKey: 'm' }, token);
+    await gqlOk(sys.url, BookTicketLeanDocument, { eventId: event.id, quantity: 0, idempotencyKey: 'm0' }, token);
+    const text = await (await fetch(`${sys.app.url}/metrics`)).text();
+    expect(text).toMatch(/booking_attempts_total\{stage="worker",outcome="RESERVED"\} [1-9]/);
+    expect(text).toMatch(/booking_attempts_total\{stage="gateway",outcome="INVALID_QUANTITY"\} [1-9]/);
+    expect(text).toMatch(/booking_decision_seconds_count [1-9]/);
+    expect(text).toMatch(/booking_batch_size_count [1-9]/);
+    await eventually(async () =>
+      (await (await fetch(`${sys.app.url}/metrics`)).text()).includes('booking_queue_pending 0') ? true : undefined,
+    );
+  });
+});

@@ -2,8 +2,7 @@ import type { Infra } from '../app.js';
 import type { BookingRegistry } from '../infra/booking-registry.js';
 import type { BookingDecisionLive } from '../services/live-topics.js';
 import type { BookingRequest } from '../services/queue-messages.js';
-import type { Worker } from './index.js';
-import { runPeriodically } from './periodic.js';
+import { runPeriodically, type PeriodicWorker } from './periodic.js';
 
 const BATCH = 500;
 
@@ -13,7 +12,7 @@ const BATCH = 500;
  * past their deadline are looked up in Postgres: decided ones are completed in Redis and announced
  * again; undecided ones are queued again (workers decide each booking id once, however often it comes).
  */
-export function startBookingSweeper(infra: Infra, registry: BookingRegistry): Worker {
+export function startBookingSweeper(infra: Infra, registry: BookingRegistry): PeriodicWorker {
   const { nats, live, orm, log, redis, config } = infra;
   return runPeriodically({
     name: 'booking-sweeper',

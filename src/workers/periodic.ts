@@ -1,10 +1,16 @@
+import { randomUUID } from 'node:crypto';
 import type { Redis } from '../infra/redis.js';
 import type { Logger } from '../logger.js';
 import type { Worker } from './index.js';
 
+/** A periodic worker; `runNow` runs a round at once (or joins the running one). */
+export type PeriodicWorker = Worker & { runNow(): Promise<void> };
+
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
+
 /**
- * Runs `task` every `intervalMs`, never two at once. With `lock`, one process of the whole
- * deployment runs each round (a Redis lock that expires by itself if its holder dies).
+ * Runs `task` every `intervalMs`, never two at once. With `lock`, rounds never overlap across
+ * the whole deployment (a Redis lock, released after the round, that expires by itself if its holder dies).
  */
 export function runPeriodically(opts: {
   name: string;
@@ -12,16 +18,21 @@ export function runPeriodically(opts: {
   log: Logger;
   task: () => Promise<void>;
   lock?: { redis: Redis; key: string };
-}): Worker & { runNow(): Promise<void> } {
+}): PeriodicWorker {
   let running: Promise<void> | undefined;
   let stopped = false;
 
   const round = async () => {
-    if (opts.lock) {
-      const acquired = await opts.lock.redis.set(opts.lock.key, String(process.pid), 'PX', opts.intervalMs, 'NX');
-      if (acquired !== 'OK') return;
+    if (!opts.lock) return opts.task();
+    const { redis, key } = opts.lock;
+    const token = randomUUID();
+    if ((await redis.set(key, token, 'PX', opts.intervalMs, 'NX')) !== 'OK') return;
+    try {
+      await opts.task();
+    } finally {
+      // Release only our own lock (it may have expired and been taken by another process meanwhile).
+      await redis.eval(RELEASE, 1, key, token);
     }
-    await opts.task();
   };
   const runNow = () => {
     running ??= round()

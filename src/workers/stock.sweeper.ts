@@ -1,8 +1,7 @@
 import type { Infra } from '../app.js';
 import type { StockGate } from '../infra/stock-gate.js';
 import type { BookingDecider } from '../services/booking-decider.js';
-import type { Worker } from './index.js';
-import { runPeriodically } from './periodic.js';
+import { runPeriodically, type PeriodicWorker } from './periodic.js';
 
 /** Stock is loaded into Redis this long before a sale opens, so the first second finds it there. */
 const PRELOAD_AHEAD = '10 minutes';
@@ -12,7 +11,7 @@ const PRELOAD_AHEAD = '10 minutes';
  * opens (and again if Redis lost it), and, whenever no booking is in flight, makes it equal to
  * Postgres, which repairs anything a crash between a Postgres commit and its Redis update left.
  */
-export function startStockSweeper(infra: Infra, gate: StockGate, decider: BookingDecider): Worker {
+export function startStockSweeper(infra: Infra, gate: StockGate, decider: BookingDecider): PeriodicWorker {
   const { orm, live, log, redis, config } = infra;
   return runPeriodically({
     name: 'stock-sweeper',
