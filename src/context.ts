@@ -20,7 +20,7 @@ export interface RequestContext {
   readonly user: AuthUser | null;
   readonly em: EntityManager;
   readonly loaders: Loaders;
-  /** Live updates from workers; GraphQL subscribe functions are static and reach it here. */
+  /** Live updates from workers. */
   readonly live: LiveBus<LiveTopics>;
   /** The sources of GraphQL subscriptions (static subscribe functions reach them here). */
   readonly feeds: LiveFeeds;

@@ -1,7 +1,7 @@
 import { Arg, Args, Authorized, Ctx, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { RequestContext } from '../context.js';
 import type { NotificationLive } from '../services/live-topics.js';
-import { receivedNotifications, type NotificationService } from '../services/notification.service.js';
+import type { NotificationService } from '../services/notification.service.js';
 import {
   NotificationConnection,
   NotificationType,
@@ -43,7 +43,7 @@ export class NotificationResolver {
   @Authorized()
   @Subscription(() => NotificationType, {
     description: 'The signed-in user’s new notifications, live; the inbox (`notifications`) is the record.',
-    subscribe: ({ context }) => receivedNotifications(context as RequestContext),
+    subscribe: ({ context }) => (context as RequestContext).feeds.notifications(context as RequestContext),
   })
   notificationReceived(@Root() payload: NotificationLive): NotificationType {
     return liveToNotificationType(payload);

@@ -22,6 +22,7 @@ export function createServices(infra: Infra) {
   const registry = new BookingRegistry(infra.redis, config.namespace);
   const stock = new LiveStock(infra.live, gate, infra.orm, infra.log);
   const events = new EventService(catalog, stock);
+  const notifications = new NotificationService(infra.live);
   const decider = new BookingDecider(infra.orm, gate, catalog, config.booking.holdSeconds);
   const bookings = new BookingService({
     config: config.booking,
@@ -47,8 +48,8 @@ export function createServices(infra: Infra) {
     decider,
     ticketStock: new TicketStock(gate, catalog, decider, infra.live),
     orders: new OrderService(),
-    feeds: createLiveFeeds({ events, bookings }),
-    notifications: new NotificationService(),
+    feeds: createLiveFeeds({ events, bookings, notifications }),
+    notifications,
   };
 }
 

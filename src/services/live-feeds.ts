@@ -1,6 +1,8 @@
 import type { RequestContext } from '../context.js';
 import type { BookingService, BookingView } from './booking.service.js';
 import type { EventService, EventView } from './event.service.js';
+import type { NotificationLive } from './live-topics.js';
+import type { NotificationService } from './notification.service.js';
 
 /**
  * The sources of GraphQL subscriptions. type-graphql's `subscribe` functions are static, so they
@@ -9,10 +11,16 @@ import type { EventService, EventView } from './event.service.js';
 export interface LiveFeeds {
   stock(ctx: RequestContext, eventId: string): Promise<AsyncIterableIterator<EventView & { at: Date }>>;
   booking(ctx: RequestContext, bookingId: string): AsyncIterableIterator<BookingView>;
+  notifications(ctx: RequestContext): AsyncIterableIterator<NotificationLive>;
 }
 
-export function createLiveFeeds(services: { events: EventService; bookings: BookingService }): LiveFeeds {
+export function createLiveFeeds(services: {
+  events: EventService;
+  bookings: BookingService;
+  notifications: NotificationService;
+}): LiveFeeds {
   return {
+    notifications: (ctx) => services.notifications.received(ctx),
     stock: (ctx, eventId) => services.events.stockUpdates(ctx, eventId),
     booking: (ctx, bookingId) => services.bookings.updates(ctx, bookingId),
   };

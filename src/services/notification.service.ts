@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import type { RequestContext } from '../context.js';
+import type { LiveBus } from '../infra/live-bus.js';
+import type { LiveTopics } from './live-topics.js';
 import { Notification, NotificationKind } from '../entities/notification.entity.js';
 import { BadInputError, NotFoundError, UnauthenticatedError } from '../errors.js';
 import type { EntityManager } from '../infra/database.js';
@@ -62,6 +64,16 @@ interface OrderFactsRow {
  * signed-in user; another user's notification is NOT_FOUND, so ids are never confirmed to exist.
  */
 export class NotificationService {
+  constructor(private readonly live: LiveBus<LiveTopics>) {}
+
+  /**
+   * The signed-in user's new notifications as they are created, whichever worker creates them and
+   * whichever gateway the user is connected to. Live delivery is at-most-once; the inbox is the record.
+   */
+  received(ctx: RequestContext): AsyncIterableIterator<NotificationLive> {
+    return this.live.iterate('notification', signedIn(ctx).id);
+  }
+
   /** The user's notifications, newest first, with keyset cursors over (createdAt, id). */
   async list(ctx: RequestContext, args: { first?: number | null; after?: string | null }): Promise<Page<Notification>> {
     const user = signedIn(ctx);
@@ -178,15 +190,6 @@ export class NotificationService {
     ]);
     return Number(row?.n ?? 0);
   }
-}
-
-/**
- * The signed-in user's new notifications as they are created, whichever worker creates them and
- * whichever gateway the user is connected to. Live delivery is at-most-once; the inbox is the record.
- * A function rather than a method: GraphQL subscribe functions are static (see the resolver).
- */
-export function receivedNotifications(ctx: RequestContext): AsyncIterable<NotificationLive> {
-  return ctx.live.iterate('notification', signedIn(ctx).id);
 }
 
 /** What the live bus carries for a notification; dates as ISO strings. */
