@@ -43,6 +43,12 @@ export function createMetrics() {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     registers: [registry],
   });
+  const graphqlRequests = new Counter({
+    name: 'graphql_http_requests_total',
+    help: 'GraphQL requests over HTTP by the path that answered: compiled (the fast path) or full (Apollo)',
+    labelNames: ['path'] as const,
+    registers: [registry],
+  });
   const bookingAttempts = new Counter({
     name: 'booking_attempts_total',
     help: 'bookTicket attempts by where they were decided (gateway, worker) and outcome',
@@ -101,6 +107,7 @@ export function createMetrics() {
     registry,
     httpRequests,
     graphqlErrors,
+    graphqlRequests,
     bookingAttempts,
     bookingDecisionSeconds,
     bookingBatchSize,

@@ -6,6 +6,7 @@ import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import {
   GraphQLError,
+  NoSchemaIntrospectionCustomRule,
   parse,
   specifiedRules,
   validate,
@@ -21,6 +22,7 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { readBody } from './body.js';
+import { CompiledOperations } from './compiled-operations.js';
 
 /** Query limits, the same on HTTP and graphql-ws; clients are told a limit was hit, not what it is. */
 const LIMITS = { maxDepth: 10, maxAliases: 15, maxCost: 5000, maxTokens: 2000 } as const;
@@ -95,6 +97,54 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
   });
   await apollo.start();
 
+  // The same rules as Apollo applies, for the paths that validate themselves (graphql-ws, compiled operations).
+  const rules: ValidationRule[] = [
+    ...specifiedRules,
+    maxDepthRule({ n: LIMITS.maxDepth, exposeLimits: false }),
+    maxAliasesRule({ n: LIMITS.maxAliases, exposeLimits: false }),
+    costLimitRule({ maxCost: LIMITS.maxCost, exposeLimits: false }),
+    ...(opts.introspection ? [] : [NoSchemaIntrospectionCustomRule]),
+  ];
+  const compiled = new CompiledOperations(opts.schema, rules, LIMITS.maxTokens);
+
+  /**
+   * The fast path for POST: a plain JSON request whose document is compiled runs straight on the
+   * compiled operation, with the same authentication, context, limits and error formatting as the
+   * full server. Anything else (and any request-level error) goes to Apollo, which answers it in
+   * the standard way. Returns true when it answered.
+   */
+  async function tryCompiled(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<boolean> {
+    if (!req.headers['content-type']?.startsWith('application/json')) return false;
+    let request: unknown;
+    try {
+      request = JSON.parse(body.toString('utf8'));
+    } catch {
+      return false;
+    }
+    if (!isPlainRequest(request)) return false;
+    const operation = compiled.get(request.query, request.operationName ?? undefined);
+    if (!operation) return false;
+    let user: AuthUser | null;
+    try {
+      user = await opts.authenticate(req.headers.authorization);
+    } catch {
+      return false; // Apollo answers 401 with the standard shape
+    }
+    const result = await operation.query(undefined, opts.createContext(user), request.variables ?? {});
+    // Without `data` the operation did not run (e.g. bad variables): let Apollo word the error.
+    if (result.data === undefined) return false;
+    const payload = result.errors
+      ? { errors: result.errors.map((e) => formatError(opts.log, opts.metrics, e.toJSON(), e)), data: result.data }
+      : { data: result.data };
+    const text = JSON.stringify(payload);
+    res.writeHead(200, {
+      'content-type': 'application/json; charset=utf-8',
+      'content-length': Buffer.byteLength(text),
+    });
+    res.end(text);
+    return true;
+  }
+
   let wsCleanup: (() => Promise<void>) | undefined;
   // HTTP operations still running. Apollo fails every operation once it is stopped, so stop() lets
   // these finish first; one that never does is cut by the HTTP server's shutdown grace period.
@@ -106,6 +156,11 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
       inFlight += 1;
       try {
         const body = req.method === 'POST' ? await readBody(req, MAX_BODY_BYTES) : undefined;
+        if (body && (await tryCompiled(req, res, body))) {
+          opts.metrics.graphqlRequests.inc({ path: 'compiled' });
+          return;
+        }
+        opts.metrics.graphqlRequests.inc({ path: 'full' });
         const headers = new HeaderMap();
         for (const [key, value] of Object.entries(req.headers)) {
           if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
@@ -136,12 +191,6 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
 
     attachWebSocket(server) {
       const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: MAX_BODY_BYTES });
-      const rules: ValidationRule[] = [
-        ...specifiedRules,
-        maxDepthRule({ n: LIMITS.maxDepth, exposeLimits: false }),
-        maxAliasesRule({ n: LIMITS.maxAliases, exposeLimits: false }),
-        costLimitRule({ maxCost: LIMITS.maxCost, exposeLimits: false }),
-      ];
       const users = new WeakMap<object, AuthUser | null>();
       const serverCleanup = useServer<Record<string, unknown>, { socket: unknown }>(
         {
@@ -225,6 +274,26 @@ async function authenticateHttp(opts: GraphqlOptions, req: IncomingMessage): Pro
     }
     throw err;
   }
+}
+
+interface PlainRequest {
+  query: string;
+  operationName?: string | null;
+  variables?: Record<string, unknown> | null;
+}
+
+/** A single operation without extensions (persisted queries and the like stay with Apollo). */
+function isPlainRequest(value: unknown): value is PlainRequest {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const r = value as Record<string, unknown>;
+  return (
+    typeof r['query'] === 'string' &&
+    r['extensions'] === undefined &&
+    (r['operationName'] === undefined || r['operationName'] === null || typeof r['operationName'] === 'string') &&
+    (r['variables'] === undefined ||
+      r['variables'] === null ||
+      (typeof r['variables'] === 'object' && !Array.isArray(r['variables'])))
+  );
 }
 
 /** `authorization` from connection_init, in any letter case (GraphiQL sends `Authorization`). */
