@@ -1,5 +1,5 @@
 import { compileQuery, isCompiledQuery, type CompiledQuery } from 'graphql-jit';
-import { parse, validate, type GraphQLSchema, type ValidationRule } from 'graphql';
+import { Kind, OperationTypeNode, parse, validate, type GraphQLSchema, type ValidationRule } from 'graphql';
 
 /**
  * GraphQL documents parsed, validated and compiled (graphql-jit) once, then executed many times.
@@ -36,10 +36,11 @@ export class CompiledOperations {
       const document = parse(query, { maxTokens: this.maxTokens });
       if (validate(this.schema, document, this.rules).length > 0) return null;
       const operation = document.definitions.find(
-        (d) => d.kind === 'OperationDefinition' && (operationName === undefined || d.name?.value === operationName),
+        (d) => d.kind === Kind.OPERATION_DEFINITION && (operationName === undefined || d.name?.value === operationName),
       );
       // Subscriptions belong to graphql-ws; an ambiguous document gets the full server's error.
-      if (!operation || operation.kind !== 'OperationDefinition' || operation.operation === 'subscription') return null;
+      if (operation?.kind !== Kind.OPERATION_DEFINITION || operation.operation === OperationTypeNode.SUBSCRIPTION)
+        return null;
       const compiled = compileQuery(this.schema, document, operationName, { disablingCapturingStackErrors: true });
       return isCompiledQuery(compiled) ? compiled : null;
     } catch {
