@@ -51,6 +51,7 @@ describe('a flash sale', () => {
     await stock.next((m) => m.data?.stockChanged.ticketsAvailable === 100);
 
     const buyers = await createBuyers(sys, 520);
+    const raceStart = Date.now();
     const sockets = buyers.slice(0, 260).map((b) => wsClient(sys.wsUrl, b.token));
     // Every buyer tries twice (1 then 2 tickets), half of them over websockets, all at once.
     const attempts = buyers.flatMap((buyer, i) =>
@@ -81,6 +82,10 @@ describe('a flash sale', () => {
 
     const last = await stock.next((m) => m.data?.stockChanged.ticketsAvailable === 0);
     expect(last.data?.stockChanged.status).toBe('SOLD_OUT');
+    // 100 sales, but the subscriber got at most one update per 250 ms (plus the first and the last).
+    const updates = stock.messages.length - 1;
+    expect(updates).toBeLessThanOrEqual(Math.ceil((Date.now() - raceStart) / 250) + 2);
+    expect(updates).toBeLessThan(100);
     const { event: page } = await gqlOk(sys.url, EventDocument, { id: event.id });
     expect(page).toMatchObject({ ticketsAvailable: 0, status: 'SOLD_OUT' });
 
