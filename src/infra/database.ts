@@ -37,34 +37,43 @@ export async function openDatabase(databaseUrl: string, log: Logger, opts: { mig
 
 /** Creating the database on first start makes `npm start` work on an empty server. */
 export async function createDatabaseIfMissing(databaseUrl: string, log: Logger): Promise<void> {
+  await onServer(databaseUrl, async (client, name) => {
+    try {
+      const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [name]);
+      if (rowCount === 0) {
+        await client.query(`create database ${quoteIdent(name)}`);
+        log.info({ database: name }, 'created database');
+      }
+    } catch (err) {
+      // Two processes starting at once may race to create it; the loser finds it there.
+      if ((err as { code?: string }).code !== '42P04') throw err;
+    }
+  });
+}
+
+export async function dropDatabase(databaseUrl: string): Promise<void> {
+  await onServer(databaseUrl, (client, name) =>
+    client.query(`drop database if exists ${quoteIdent(name)} with (force)`),
+  );
+}
+
+/** Runs `work` on the server's maintenance database, with the name of the database `databaseUrl` names. */
+async function onServer(
+  databaseUrl: string,
+  work: (client: pg.Client, name: string) => Promise<unknown>,
+): Promise<void> {
   const url = new URL(databaseUrl);
   const name = decodeURIComponent(url.pathname.slice(1));
   url.pathname = '/postgres';
   const client = new pg.Client({ connectionString: url.toString() });
   await client.connect();
   try {
-    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [name]);
-    if (rowCount === 0) {
-      await client.query(`create database "${name.replaceAll('"', '""')}"`);
-      log.info({ database: name }, 'created database');
-    }
-  } catch (err) {
-    // Two processes starting at once may race to create it; the loser finds it there.
-    if ((err as { code?: string }).code !== '42P04') throw err;
+    await work(client, name);
   } finally {
     await client.end();
   }
 }
 
-export async function dropDatabase(databaseUrl: string): Promise<void> {
-  const url = new URL(databaseUrl);
-  const name = decodeURIComponent(url.pathname.slice(1));
-  url.pathname = '/postgres';
-  const client = new pg.Client({ connectionString: url.toString() });
-  await client.connect();
-  try {
-    await client.query(`drop database if exists "${name.replaceAll('"', '""')}" with (force)`);
-  } finally {
-    await client.end();
-  }
+function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
 }

@@ -12,11 +12,11 @@ import type { Nats } from '../infra/nats.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { BadInputError } from '../errors.js';
+import { queueBooking } from './booking-queue.js';
 import type { EventCatalog } from './event-catalog.js';
 import { isUuid } from './event.service.js';
 import type { LiveStock } from './live-stock.js';
 import type { BookingDecisionLive, LiveTopics } from './live-topics.js';
-import type { BookingRequest } from './queue-messages.js';
 
 /** A booking as clients see it. */
 export interface BookingView {
@@ -181,14 +181,6 @@ export class BookingService {
   }
 
   private async queueAndWait(record: BookingRecord, view: BookingView): Promise<BookingView> {
-    const request: BookingRequest = {
-      bookingId: record.bookingId,
-      userId: record.userId,
-      eventId: record.eventId,
-      quantity: record.quantity,
-      idempotencyKey: record.idempotencyKey,
-      requestedAt: record.requestedAt,
-    };
     // Listen before publishing: a fast worker may decide before publish() returns.
     let resolveDecision: (d: BookingDecisionLive | null) => void = () => undefined;
     const decision = new Promise<BookingDecisionLive | null>((resolve) => (resolveDecision = resolve));
@@ -196,11 +188,7 @@ export class BookingService {
     const timer = setTimeout(() => resolveDecision(null), this.deps.config.waitMs);
     try {
       try {
-        const ack = await this.deps.nats.js.publish(
-          this.deps.nats.names.jobs.bookingRequested(record.eventId),
-          JSON.stringify(request),
-          { msgID: record.bookingId },
-        );
+        const ack = await queueBooking(this.deps.nats, record, record.bookingId);
         // JetStream already had this attempt: it may have been decided while Redis forgot it.
         if (ack.duplicate) {
           const earlier = await this.decidedInPostgres(record);

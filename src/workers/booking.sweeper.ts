@@ -1,7 +1,7 @@
 import type { Infra } from '../app.js';
 import type { BookingRegistry } from '../infra/booking-registry.js';
 import type { BookingDecisionLive } from '../services/live-topics.js';
-import type { BookingRequest } from '../services/queue-messages.js';
+import { queueBooking } from '../services/booking-queue.js';
 import { runPeriodically, type PeriodicWorker } from './periodic.js';
 
 const BATCH = 500;
@@ -53,18 +53,8 @@ export function startBookingSweeper(infra: Infra, registry: BookingRegistry): Pe
           } as BookingDecisionLive);
           continue;
         }
-        const request: BookingRequest = {
-          bookingId: record.bookingId,
-          userId: record.userId,
-          eventId: record.eventId,
-          quantity: record.quantity,
-          idempotencyKey: record.idempotencyKey,
-          requestedAt: record.requestedAt,
-        };
         const attempt = (record.republished ?? 0) + 1;
-        await nats.js.publish(nats.names.jobs.bookingRequested(record.eventId), JSON.stringify(request), {
-          msgID: `${id}:retry:${attempt}`,
-        });
+        await queueBooking(nats, record, `${id}:retry:${attempt}`);
         await registry.postpone(record, now + config.booking.decisionDeadlineMs);
         log.warn({ bookingId: id, attempt }, 'booking attempt had no decision in time; queued again');
       }
