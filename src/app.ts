@@ -9,6 +9,7 @@ import { openRedis, type Redis } from './infra/redis.js';
 import { createGraphiqlHandler } from './http/graphiql.js';
 import { createGraphqlEndpoint, type GraphqlEndpoint } from './http/graphql.js';
 import { operatorRoutes, startHttpServer, type HttpServer, type Route } from './http/server.js';
+import { stripeWebhookRoute } from './http/stripe-webhook.route.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { buildAppSchema } from './schema/build-schema.js';
@@ -76,12 +77,22 @@ export async function startApp(
       await endpoint.handleHttp(req, res);
       return true;
     });
+    routes.push(
+      stripeWebhookRoute({
+        secret: config.payments.webhookSecret,
+        orm: infra.orm,
+        nats: infra.nats,
+        metrics: infra.metrics,
+        log,
+      }),
+    );
   }
 
   if (gateway) for (const topic of ['stock', 'decisions', 'order', 'notification'] as const) infra.live.receive(topic);
   const workers: Worker[] = config.role === 'gateway' ? [] : await startWorkers(infra, services);
   const http: HttpServer = await startHttpServer({ port: config.port, routes, log, metrics: infra.metrics });
   graphql?.attachWebSocket(http.server);
+  services.paymentProvider.listeningOn(http.port);
   infra.health.start();
   log.info(
     {

@@ -1,9 +1,11 @@
-import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Query, Resolver, Root } from 'type-graphql';
+import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { RequestContext } from '../context.js';
 import type { EventService } from '../services/event.service.js';
-import type { OrderService } from '../services/order.service.js';
+import type { Order } from '../entities/order.entity.js';
+import type { CountdownView, OrderService } from '../services/order.service.js';
 import { EventType, toEventType } from '../schema/event.type.js';
 import { MyOrdersArgs, OrderConnection, OrderType, toOrderType } from '../schema/order.type.js';
+import { CountdownType, toCountdownType } from '../schema/payment.type.js';
 import { toConnection } from '../schema/page-info.type.js';
 
 @Resolver(() => OrderType)
@@ -26,6 +28,27 @@ export class OrderResolver {
     const page = await this.orders.list(ctx, args);
     const now = Date.now();
     return toConnection(page, (order) => toOrderType(order, now));
+  }
+
+  @Authorized()
+  @Subscription(() => OrderType, {
+    description: 'One of your orders now, then again after every status change.',
+    subscribe: ({ args, context }) =>
+      (context as RequestContext).feeds.order(context as RequestContext, (args as { id: string }).id),
+  })
+  orderUpdated(@Arg('id', () => ID) _id: string, @Root() order: Order): OrderType {
+    return toOrderType(order);
+  }
+
+  @Authorized()
+  @Subscription(() => CountdownType, {
+    description:
+      'A tick a second with the seconds left to pay; when the order leaves UNPAID/PAYING/FAILED, its final status, then complete.',
+    subscribe: ({ args, context }) =>
+      (context as RequestContext).feeds.countdown(context as RequestContext, (args as { orderId: string }).orderId),
+  })
+  paymentCountdown(@Arg('orderId', () => ID) _orderId: string, @Root() view: CountdownView): CountdownType {
+    return toCountdownType(view);
   }
 
   @FieldResolver(() => EventType)

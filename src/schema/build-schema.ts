@@ -7,6 +7,7 @@ import { BookingResolver } from '../resolvers/booking.resolver.js';
 import { EventResolver } from '../resolvers/event.resolver.js';
 import { NotificationResolver } from '../resolvers/notification.resolver.js';
 import { OrderResolver } from '../resolvers/order.resolver.js';
+import { PaymentResolver } from '../resolvers/payment.resolver.js';
 import type { Services } from '../services/index.js';
 
 /** `@Authorized()` needs a signed-in user; `@Authorized(role)` that role too. */
@@ -24,9 +25,17 @@ function createResolvers(services: Services) {
     new NotificationResolver(services.notifications),
     new BookingResolver(services.bookings, services.events, services.orders),
     new OrderResolver(services.orders, services.events),
+    new PaymentResolver(services.payments),
   ];
 }
-const RESOLVER_CLASSES = [AuthResolver, EventResolver, NotificationResolver, BookingResolver, OrderResolver] as const;
+const RESOLVER_CLASSES = [
+  AuthResolver,
+  EventResolver,
+  NotificationResolver,
+  BookingResolver,
+  OrderResolver,
+  PaymentResolver,
+] as const;
 
 /**
  * type-graphql refuses to build subscriptions without a PubSub, but ours use

@@ -12,6 +12,11 @@ import { LiveStock } from './live-stock.js';
 import { OrderService } from './order.service.js';
 import { TicketStock } from './ticket-stock.js';
 import { NotificationService } from './notification.service.js';
+import { createPaymentProvider } from '../infra/payments/create-payment-gateway.js';
+import { HoldExpiry } from './hold-expiry.js';
+import { OrderTransitions } from './order-transitions.js';
+import { PaymentSettlement } from './payment-settlement.js';
+import { PaymentService } from './payment.service.js';
 
 /** Every service of the app, built once per process from the infrastructure it needs. */
 export function createServices(infra: Infra) {
@@ -36,6 +41,23 @@ export function createServices(infra: Infra) {
     log: infra.log,
     orm: infra.orm,
   });
+  const ticketStock = new TicketStock(gate, catalog, decider, infra.live);
+  const orders = new OrderService(infra.live);
+  const paymentProvider = createPaymentProvider(config.payments, infra.metrics);
+  const transitions = new OrderTransitions({
+    orm: infra.orm,
+    stock: ticketStock,
+    live: infra.live,
+    metrics: infra.metrics,
+    log: infra.log,
+  });
+  const settlement = new PaymentSettlement({
+    orm: infra.orm,
+    gateway: paymentProvider.gateway,
+    transitions,
+    stock: ticketStock,
+    log: infra.log,
+  });
   return {
     tokens,
     catalog,
@@ -46,9 +68,21 @@ export function createServices(infra: Infra) {
     events,
     bookings,
     decider,
-    ticketStock: new TicketStock(gate, catalog, decider, infra.live),
-    orders: new OrderService(),
-    feeds: createLiveFeeds({ events, bookings, notifications }),
+    ticketStock,
+    orders,
+    feeds: createLiveFeeds({ events, bookings, notifications, orders }),
+    paymentProvider,
+    transitions,
+    settlement,
+    holds: new HoldExpiry({ orm: infra.orm, transitions, settlement, log: infra.log }),
+    payments: new PaymentService({
+      orm: infra.orm,
+      provider: paymentProvider,
+      transitions,
+      settlement,
+      live: infra.live,
+      log: infra.log,
+    }),
     notifications,
   };
 }

@@ -3,6 +3,8 @@ import type { BookingService, BookingView } from './booking.service.js';
 import type { EventService, EventView } from './event.service.js';
 import type { NotificationLive } from './live-topics.js';
 import type { NotificationService } from './notification.service.js';
+import type { Order } from '../entities/order.entity.js';
+import type { CountdownView, OrderService } from './order.service.js';
 
 /**
  * The sources of GraphQL subscriptions. type-graphql's `subscribe` functions are static, so they
@@ -12,16 +14,21 @@ export interface LiveFeeds {
   stock(ctx: RequestContext, eventId: string): Promise<AsyncIterableIterator<EventView & { at: Date }>>;
   booking(ctx: RequestContext, bookingId: string): AsyncIterableIterator<BookingView>;
   notifications(ctx: RequestContext): AsyncIterableIterator<NotificationLive>;
+  order(ctx: RequestContext, orderId: string): AsyncIterableIterator<Order>;
+  countdown(ctx: RequestContext, orderId: string): AsyncIterableIterator<CountdownView>;
 }
 
 export function createLiveFeeds(services: {
   events: EventService;
   bookings: BookingService;
   notifications: NotificationService;
+  orders: OrderService;
 }): LiveFeeds {
   return {
     notifications: (ctx) => services.notifications.received(ctx),
     stock: (ctx, eventId) => services.events.stockUpdates(ctx, eventId),
     booking: (ctx, bookingId) => services.bookings.updates(ctx, bookingId),
+    order: (ctx, orderId) => services.orders.updates(ctx, orderId),
+    countdown: (ctx, orderId) => services.orders.countdown(ctx, orderId),
   };
 }

@@ -27,6 +27,12 @@ export const HoldExpiryJob = z.object({
 });
 export type HoldExpiryJob = z.infer<typeof HoldExpiryJob>;
 
+/** A verified provider event stored in webhook_events, to be applied by the payment worker (it re-reads the row). */
+export const PaymentEventJob = z.object({
+  eventId: z.string().min(1).max(255),
+});
+export type PaymentEventJob = z.infer<typeof PaymentEventJob>;
+
 export function isValid<T>(schema: z.ZodType<T>) {
   return (data: unknown): data is T => schema.safeParse(data).success;
 }

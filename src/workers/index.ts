@@ -2,9 +2,13 @@ import type { Infra } from '../app.js';
 import type { Services } from '../services/index.js';
 import { startBookingSweeper } from './booking.sweeper.js';
 import { startBookingWorker } from './booking.worker.js';
+import { startExpirySweeper } from './expiry.sweeper.js';
+import { startExpiryWorker } from './expiry.worker.js';
 import { startNotificationWorker } from './notification.worker.js';
 import { startOutboxRelay } from './outbox.relay.js';
+import { startPaymentWorker } from './payment.worker.js';
 import { startStockSweeper } from './stock.sweeper.js';
+import { startWebhookSweeper } from './webhook.sweeper.js';
 
 /** A running background loop: a queue consumer or a periodic sweep. */
 export interface Worker {
@@ -22,5 +26,9 @@ export async function startWorkers(infra: Infra, services: Services): Promise<Wo
   workers.push(startStockSweeper(infra, services.gate, services.decider));
   workers.push(await startOutboxRelay(infra));
   workers.push(await startNotificationWorker(infra, services.notifications));
+  workers.push(await startPaymentWorker(infra, services.settlement));
+  workers.push(startWebhookSweeper(infra));
+  workers.push(await startExpiryWorker(infra, services.holds));
+  workers.push(startExpirySweeper(infra, services.holds));
   return workers;
 }

@@ -1,0 +1,107 @@
+import type { Database } from '../infra/database.js';
+import type { Nats } from '../infra/nats.js';
+import { verifyStripeWebhook, WebhookSignatureError } from '../infra/payments/webhook-signature.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import { HANDLED_EVENT_TYPES, toPaymentAction } from '../services/payment-events.js';
+import type { PaymentEventJob } from '../services/queue-messages.js';
+import { readBody } from './body.js';
+import { sendJson, type Route } from './server.js';
+
+export const STRIPE_WEBHOOK_PATH = '/webhooks/stripe';
+
+/** Stripe's events are a few KB; this only keeps a flood of bytes out of memory. */
+const BODY_LIMIT = 1024 * 1024;
+
+export interface StripeWebhookDeps {
+  secret: string;
+  orm: Database;
+  nats: Nats;
+  metrics: Metrics;
+  log: Logger;
+}
+
+/**
+ * `POST /webhooks/stripe`: raw bytes → signature verified before anything reads them (400, nothing
+ * stored, when it fails) → the pure mapping → the event stored in webhook_events under its Stripe
+ * id → queued for the payment worker with the event id as message id → 200. The row is written
+ * before answering because JetStream on one node can lose an acknowledged message; an event
+ * stored but never applied is re-published by the webhook sweep. A repeated event id is answered
+ * 200 and changes nothing. Unsupported types are stored as already processed (`ignored: …`).
+ */
+export function stripeWebhookRoute(deps: StripeWebhookDeps): Route {
+  return async (req, res) => {
+    if ((req.url ?? '/').split('?')[0] !== STRIPE_WEBHOOK_PATH) return false;
+    if (req.method !== 'POST') {
+      res.setHeader('allow', 'POST');
+      sendJson(res, 405, { error: 'method not allowed' });
+      return true;
+    }
+    const raw = await readBody(req, BODY_LIMIT);
+    const header = req.headers['stripe-signature'];
+    let event;
+    try {
+      event = verifyStripeWebhook(raw, Array.isArray(header) ? header[0] : header, deps.secret);
+    } catch (err) {
+      if (!(err instanceof WebhookSignatureError)) throw err;
+      deps.metrics.paymentWebhooks.inc({ result: 'rejected', type: 'unknown' });
+      deps.log.warn({ reason: err.reason, message: err.message }, 'rejected a Stripe webhook');
+      sendJson(res, 400, { error: err.reason });
+      return true;
+    }
+
+    const action = toPaymentAction(event);
+    const ignored = action.kind === 'ignore' ? `ignored: ${action.reason}` : null;
+    const em = deps.orm.em.fork();
+    const inserted = await em.execute<{ id: string }[]>(
+      `insert into webhook_events (id, type, payload, processed_at, outcome)
+       values (?, ?, ?::jsonb, case when ? then now() end, ?)
+       on conflict (id) do nothing
+       returning id`,
+      [event.id, event.type, raw.toString('utf8'), ignored !== null, ignored],
+    );
+    const type = metricType(event.type);
+    if (ignored) {
+      deps.metrics.paymentWebhooks.inc({ result: inserted.length ? 'ignored' : 'duplicate', type });
+      sendJson(res, 200, { received: true });
+      return true;
+    }
+    let pending = inserted.length > 0;
+    if (!pending) {
+      // Seen before. If it is still unapplied, queue it again: the first answer may have been lost
+      // before it was queued. Within JetStream's duplicate window the same message id is dropped.
+      const [row] = await em.execute<{ pending: boolean }[]>(
+        `select processed_at is null as pending from webhook_events where id = ?`,
+        [event.id],
+      );
+      pending = row?.pending ?? false;
+    }
+    if (pending) {
+      try {
+        await publishPaymentEvent(deps.nats, event.type, event.id, event.id);
+      } catch (err) {
+        // Stored, so not lost: the webhook sweep queues it once NATS is back.
+        deps.log.warn({ err, eventId: event.id }, 'could not queue a stored Stripe event; the sweep will');
+      }
+    }
+    deps.metrics.paymentWebhooks.inc({ result: inserted.length ? 'accepted' : 'duplicate', type });
+    sendJson(res, 200, { received: true });
+    return true;
+  };
+}
+
+/** Queues a stored event for the payment worker; `msgId` lets JetStream drop a repeat. */
+export async function publishPaymentEvent(nats: Nats, type: string, eventId: string, msgId: string): Promise<void> {
+  const job: PaymentEventJob = { eventId };
+  await nats.js.publish(nats.names.jobs.paymentEvent(subjectToken(type)), JSON.stringify(job), { msgID: msgId });
+}
+
+/** Stripe's types are dotted lower-case words; anything else is kept out of subjects and labels. */
+function subjectToken(type: string): string {
+  return /^[a-z0-9_.]+$/.test(type) ? type : 'other';
+}
+
+/** Bounded label values: the handled types by name, everything else together. */
+function metricType(type: string): string {
+  return (HANDLED_EVENT_TYPES as readonly string[]).includes(type) ? type : 'other';
+}

@@ -1,0 +1,125 @@
+import type { Order } from '../entities/order.entity.js';
+import type { Database } from '../infra/database.js';
+import type { Logger } from '../logger.js';
+import { orderFromRow, type OrderTransitions, type Transition } from './order-transitions.js';
+import type { PaymentSettlement } from './payment-settlement.js';
+
+/** Statuses whose hold simply ends at expiry (a PAYING one needs its intent cancelled first). */
+const UNPAID_STATUSES = ['UNPAID', 'FAILED'] as const;
+
+export interface ExpiryResult {
+  cancelled: number;
+  /** PAYING orders whose intent the provider could not cancel yet (e.g. `processing`): try again later. */
+  pending: number;
+}
+
+/**
+ * The end of holds: reminders shortly before, cancellation when they run out (tickets back to
+ * stock in the same transaction, a notification, then Redis and live counts), by the delayed
+ * expiry job of each booking batch and by the sweep that catches whatever a lost job missed.
+ * Whether a hold has ended is always Postgres' `now()`, never a worker's clock.
+ */
+export class HoldExpiry {
+  constructor(
+    private readonly deps: {
+      orm: Database;
+      transitions: OrderTransitions;
+      settlement: PaymentSettlement;
+      log: Logger;
+    },
+  ) {}
+
+  /**
+   * HOLD_EXPIRING for the orders still unpaid whose hold is still running. The notification id is
+   * derived from (order, kind), so repeating this (a redelivered job) notifies once.
+   */
+  async remind(orderIds: readonly string[]): Promise<number> {
+    if (orderIds.length === 0) return 0;
+    return this.deps.transitions.run(async (t) => {
+      const rows = await t.tx.execute<Record<string, unknown>[]>(
+        `select * from orders where id in (?) and status in (?) and expires_at > now()`,
+        [[...orderIds], [...UNPAID_STATUSES]],
+      );
+      for (const row of rows) t.notify(orderFromRow(row), 'HOLD_EXPIRING');
+      return rows.length;
+    });
+  }
+
+  /** Ends the holds among these orders that have run out; the others are left alone. */
+  async expire(orderIds: readonly string[]): Promise<ExpiryResult> {
+    if (orderIds.length === 0) return { cancelled: 0, pending: 0 };
+    const cancelled = await this.deps.transitions.run(async (t) => {
+      const moved = await t.move(orderIds, UNPAID_STATUSES, 'CANCELLED', { expired: true });
+      await this.giveBack(t, moved);
+      return moved.length;
+    });
+    const paying = await this.deps.orm.em
+      .fork()
+      .execute<{ id: string }[]>(
+        `select id from orders where id in (?) and status = 'PAYING' and expires_at <= now()`,
+        [[...orderIds]],
+      );
+    const result = await this.cancelPaying(paying.map((r) => r.id));
+    return { cancelled: cancelled + result.cancelled, pending: result.pending };
+  }
+
+  /**
+   * The safety net: every open order whose hold has ended, in batches. Rows another transaction
+   * holds (an expiry job, a payment) are skipped and left to it.
+   */
+  async sweep(batchSize = 500): Promise<ExpiryResult> {
+    let cancelled = 0;
+    for (;;) {
+      const { seen, moved } = await this.deps.transitions.run(async (t) => {
+        const rows = await t.tx.execute<{ id: string }[]>(
+          `select id from orders where status in (?) and expires_at <= now()
+           order by expires_at limit ? for update skip locked`,
+          [[...UNPAID_STATUSES], batchSize],
+        );
+        const orders = await t.move(
+          rows.map((r) => r.id),
+          UNPAID_STATUSES,
+          'CANCELLED',
+          { expired: true },
+        );
+        await this.giveBack(t, orders);
+        return { seen: rows.length, moved: orders.length };
+      });
+      cancelled += moved;
+      if (seen < batchSize) break;
+    }
+    const paying = await this.deps.orm.em
+      .fork()
+      .execute<{ id: string }[]>(
+        `select id from orders where status = 'PAYING' and expires_at <= now() order by expires_at limit ?`,
+        [batchSize],
+      );
+    const result = await this.cancelPaying(paying.map((r) => r.id));
+    return { cancelled: cancelled + result.cancelled, pending: result.pending };
+  }
+
+  /** Tickets back and a notification per cancelled order; stock rows locked in event order, as the booking decider does. */
+  private async giveBack(t: Transition, orders: Order[]): Promise<void> {
+    const sorted = [...orders].sort((a, b) => (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0));
+    for (const order of sorted) {
+      await t.release(order);
+      t.notify(order, 'ORDER_CANCELLED');
+    }
+  }
+
+  private async cancelPaying(ids: string[]): Promise<ExpiryResult> {
+    const result: ExpiryResult = { cancelled: 0, pending: 0 };
+    for (const id of ids) {
+      try {
+        const outcome = await this.deps.settlement.cancelPaying(id, { expired: true });
+        if (outcome === 'cancelled') result.cancelled += 1;
+        if (outcome === 'pending') result.pending += 1;
+      } catch (err) {
+        // The provider is unreachable: this order waits for the next try, the others go on.
+        this.deps.log.warn({ err, orderId: id }, 'could not cancel the payment intent of an expired order');
+        result.pending += 1;
+      }
+    }
+    return result;
+  }
+}

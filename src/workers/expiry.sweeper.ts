@@ -1,0 +1,24 @@
+import type { Infra } from '../app.js';
+import type { HoldExpiry } from '../services/hold-expiry.js';
+import type { Worker } from './index.js';
+import { runPeriodically, type PeriodicWorker } from './periodic.js';
+
+/**
+ * The safety net under the delayed expiry jobs (JetStream on one node can lose one): every
+ * SWEEP_INTERVAL_MS, one process ends every hold that has run out per Postgres' clock. So a lost
+ * job leaks no ticket for longer than the hold plus one interval.
+ */
+export function startExpirySweeper(infra: Infra, holds: HoldExpiry): Worker & PeriodicWorker {
+  const { config } = infra;
+  const log = infra.log.child({ worker: 'expiry-sweeper' });
+  return runPeriodically({
+    name: 'expiry-sweeper',
+    intervalMs: config.sweepIntervalMs,
+    log,
+    lock: { redis: infra.redis, key: `${config.namespace}:lock:expiry-sweeper` },
+    async task() {
+      const result = await holds.sweep();
+      if (result.cancelled > 0 || result.pending > 0) log.info(result, 'expired holds swept');
+    },
+  });
+}
