@@ -52,6 +52,7 @@ export async function startBookingWorker(
         });
       }
       if (outcome.holds) {
+        metrics.orderTransitions.inc({ status: 'UNPAID' }, outcome.holds.orderIds.length); // orders created
         const job: HoldExpiryJob = {
           orderIds: outcome.holds.orderIds,
           expiresAt: outcome.holds.expiresAt.toISOString(),
