@@ -20,7 +20,8 @@ export type PaymentPlan =
   | { kind: 'refund'; releaseTickets: boolean }
   /** A partial refund: noted on the payment, the order stays as it is. */
   | { kind: 'partial_refund' }
-  | { kind: 'ignore'; reason: string };
+  /** Nothing to do to the order; `paymentStatus`, when set, is still recorded on the payment. */
+  | { kind: 'ignore'; reason: string; paymentStatus?: string };
 
 type Action = Exclude<PaymentAction, { kind: 'ignore' }>;
 
@@ -52,7 +53,8 @@ export function planPayment(action: Action, status: OrderStatus): PaymentPlan {
       if (!action.full) return { kind: 'partial_refund' };
       switch (status) {
         case 'REFUNDED':
-          return { kind: 'ignore', reason: 'order already REFUNDED' };
+          // Our own automatic refund, confirmed (it may have been `pending` when we made it).
+          return { kind: 'ignore', reason: 'order already REFUNDED', paymentStatus: 'refunded' };
         case 'CANCELLED':
           return { kind: 'refund', releaseTickets: false };
         case 'UNPAID':

@@ -150,7 +150,11 @@ export class PaymentSettlement {
   ): Promise<ApplyResult | null> {
     switch (plan.kind) {
       case 'ignore':
-        return this.ignore(eventId, plan.reason);
+        return this.ignore(
+          eventId,
+          plan.reason,
+          plan.paymentStatus ? { orderId: order.id, status: plan.paymentStatus } : undefined,
+        );
       case 'succeed':
         return this.inTx(eventId, (t) => this.succeed(t, order, 'SUCCEEDED'));
       case 'fail':
@@ -265,10 +269,15 @@ export class PaymentSettlement {
     }
   }
 
-  private async ignore(eventId: string, reason: string): Promise<ApplyResult> {
+  private async ignore(
+    eventId: string,
+    reason: string,
+    payment?: { orderId: string; status: string },
+  ): Promise<ApplyResult> {
     const outcome = `ignored: ${reason}`;
     return this.deps.transitions.run(async (t) => {
       if (!(await t.claimEvent(eventId))) return { result: 'duplicate' } as const;
+      if (payment) await t.paymentStatus(payment.orderId, payment.status);
       await t.finishEvent(eventId, outcome);
       return { result: 'ignored', outcome } as const;
     });

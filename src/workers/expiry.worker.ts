@@ -37,8 +37,8 @@ export async function startExpiryWorker(infra: Infra, holds: HoldExpiry): Promis
     maxBatch: MAX_BATCH,
     isValid: isValid(HoldExpiryJob),
     async handle(jobs) {
-      const [{ now }] = (await orm.em.fork().execute<{ now: Date }[]>(`select now() as now`)) as [{ now: Date }];
-      const pgNow = new Date(now).getTime();
+      const [row] = await orm.em.fork().execute<{ now: Date }[]>(`select now() as now`);
+      const pgNow = new Date(row.now).getTime();
       const due: Job<HoldExpiryJob>[] = [];
       const remind: Job<HoldExpiryJob>[] = [];
       for (const job of jobs) {
