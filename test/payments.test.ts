@@ -111,6 +111,18 @@ describe('paying an order', () => {
     const again = await pay(orderId);
     expect(errorCode(again)).toBe('CONFLICT');
     expect(again.errors![0].message).toMatch(/already paid/);
+
+    const metrics = await (await fetch(`${sys.app.url}/metrics`)).text();
+    for (const line of [
+      'payment_provider_calls_total{provider="simulated",operation="create_intent",outcome="success"}',
+      'payment_provider_call_seconds_count{provider="simulated",operation="create_intent"}',
+      'order_transitions_total{status="UNPAID"}',
+      'order_transitions_total{status="SUCCEEDED"}',
+      'payment_webhooks_total{result="accepted",type="payment_intent.succeeded"}',
+      'payment_events_applied_total{action="payment_intent.succeeded",outcome="applied"}',
+    ]) {
+      expect(metrics).toContain(line);
+    }
   });
 
   it('lets a failed payment be paid again with the same intent, then succeed', async () => {

@@ -45,11 +45,6 @@ export class OrderTransitions {
     }
     return result;
   }
-
-  /** For changes made elsewhere (e.g. payOrder) that subscribers must hear about too. */
-  announce(order: Order): void {
-    this.deps.live.publish('order', order.id, toOrderLive(order));
-  }
 }
 
 /** What one transaction may do to orders. Created by `OrderTransitions.run` only. */
