@@ -126,6 +126,15 @@ describe('with the stripe driver', () => {
     await eventually(async () => ((await stockState(sys, event.id)).redis.stock === 5 ? true : undefined));
   });
 
+  it('cancels the still payable intent of a FAILED order whose hold ended, so a late card is refused at Stripe', async () => {
+    const { orderId, session } = await payingOrder();
+    stripe.fail(session.paymentIntentId);
+    await eventOutcome(sys.app, await deliver('payment_intent.payment_failed', session.paymentIntentId));
+    await orderReaches(sys.app, orderId, 'CANCELLED', EXPIRY_WAIT_MS);
+    await eventually(() => (stripe.intent(session.paymentIntentId).status === 'canceled' ? true : undefined));
+    await eventually(async () => ((await paymentOf(sys.app, orderId))?.status === 'canceled' ? true : undefined));
+  });
+
   it('settles a PAYING order at its hold end when Stripe says it was paid, and its late webhook changes nothing', async () => {
     const { orderId, session } = await payingOrder();
     stripe.succeed(session.paymentIntentId); // paid, but the webhook is late

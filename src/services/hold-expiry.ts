@@ -51,8 +51,9 @@ export class HoldExpiry {
     const cancelled = await this.deps.transitions.run(async (t) => {
       const moved = await t.move(orderIds, UNPAID_STATUSES, 'CANCELLED', { expired: true });
       await this.giveBack(t, moved);
-      return moved.length;
+      return moved.map((o) => o.id);
     });
+    await this.deps.settlement.cancelIntentsOf(cancelled);
     const paying = await this.deps.orm.em
       .fork()
       .execute<{ id: string }[]>(
@@ -60,7 +61,7 @@ export class HoldExpiry {
         [[...orderIds]],
       );
     const result = await this.cancelPaying(paying.map((r) => r.id));
-    return { cancelled: cancelled + result.cancelled, pending: result.pending };
+    return { cancelled: cancelled.length + result.cancelled, pending: result.pending };
   }
 
   /**
@@ -83,9 +84,10 @@ export class HoldExpiry {
           { expired: true },
         );
         await this.giveBack(t, orders);
-        return { seen: rows.length, moved: orders.length };
+        return { seen: rows.length, moved: orders.map((o) => o.id) };
       });
-      cancelled += moved;
+      await this.deps.settlement.cancelIntentsOf(moved);
+      cancelled += moved.length;
       if (seen < batchSize) break;
     }
     const paying = await this.deps.orm.em

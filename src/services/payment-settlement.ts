@@ -122,6 +122,33 @@ export class PaymentSettlement {
     return cancelled ? 'cancelled' : 'changed';
   }
 
+  /**
+   * Best effort, after these orders were cancelled: their intents (a FAILED order still has one
+   * that can be paid) are cancelled at the provider, so a late confirmation is refused there
+   * instead of charged and refunded (Stripe keeps its fee on a refund). If one was paid meanwhile,
+   * its succeeded webhook settles the order (tickets taken again, or refunded).
+   */
+  async cancelIntentsOf(orderIds: readonly string[]): Promise<void> {
+    if (orderIds.length === 0) return;
+    const open = await this.deps.orm.em.fork().execute<{ order_id: string; intent_id: string }[]>(
+      `select order_id, intent_id from payments
+       where order_id in (?) and status not in ('succeeded', 'canceled', 'refunded', 'refund_pending', 'partially_refunded')`,
+      [[...orderIds]],
+    );
+    for (const { order_id: orderId, intent_id: intentId } of open) {
+      try {
+        const result = await this.deps.gateway.cancelIntent(intentId, `cancel-${orderId}-${randomUUID()}`);
+        if (result.outcome === 'canceled') {
+          await this.deps.orm.em
+            .fork()
+            .execute(`update payments set status = 'canceled', updated_at = now() where order_id = ?`, [orderId]);
+        }
+      } catch (err) {
+        this.deps.log.warn({ err, orderId, intentId }, 'could not cancel the intent of a cancelled order');
+      }
+    }
+  }
+
   async paymentByOrder(orderId: string): Promise<PaymentRef | null> {
     return this.payment('order_id', orderId);
   }

@@ -133,7 +133,10 @@ export class PaymentService {
         t.notify(moved, 'ORDER_CANCELLED');
         return moved;
       });
-      if (cancelled) return cancelled;
+      if (cancelled) {
+        await this.deps.settlement.cancelIntentsOf([cancelled.id]);
+        return cancelled;
+      }
     } else if (order.status === 'PAYING') {
       const result = await this.deps.settlement.cancelPaying(order.id, { expired: false });
       if (result === 'succeeded') {
