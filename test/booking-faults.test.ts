@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BookingRegistry } from '../src/infra/booking-registry.js';
 import { BookingDecider } from '../src/services/booking-decider.js';
 import { startBookingWorker } from '../src/workers/booking.worker.js';
 import {
@@ -31,18 +32,19 @@ async function expectConsistent(sys: TestSystem, eventId: string) {
   return state;
 }
 
-describe('a worker that dies between the Redis step and the Postgres commit', () => {
+describe('a worker that dies mid-batch', () => {
   let sys: TestSystem;
+  let admin: string;
   beforeAll(async () => {
-    // Gateway only: this test runs the workers itself.
+    // Gateway only: these tests run the workers themselves.
     sys = await startTestSystem({ ROLE: 'gateway', BOOKING_WAIT_MS: '0' });
+    admin = (await signUp(sys, ADMIN_EMAIL)).token;
   });
   afterAll(async () => {
     await sys.stop();
   });
 
-  it('leaves nothing half done: a restarted worker decides every attempt exactly once', async () => {
-    const admin = (await signUp(sys, ADMIN_EMAIL)).token;
+  it('between the Redis step and the Postgres commit leaves nothing half done: a restarted worker decides every attempt exactly once', async () => {
     const event = await createEvent(sys, admin, { ticketsTotal: 20, maxPerUser: 2 });
     const buyers = await createBuyers(sys, 30);
     const { infra, services } = sys.app;
@@ -78,6 +80,38 @@ describe('a worker that dies between the Redis step and the Postgres commit', ()
       expect(rows.length).toBe(30);
       expect(new Set(rows.map((r) => r.id)).size).toBe(30);
       await expectConsistent(sys, event.id);
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  it('right after the Postgres commit still gets the hold expiry queued by the redelivery', async () => {
+    const event = await createEvent(sys, admin, { ticketsTotal: 5 });
+    const { token } = await signUp(sys);
+    const { infra, services } = sys.app;
+    // A registry whose first write fails: the batch is committed in Postgres, then redelivered.
+    let failures = 1;
+    const flaky = Object.create(services.registry) as BookingRegistry;
+    flaky.recordDecisions = async (records) => {
+      if (failures-- > 0) throw new Error('worker killed after the commit');
+      return services.registry.recordDecisions(records);
+    };
+    const worker = await startBookingWorker(infra, services.decider, flaky, { maxBatch: 500 });
+    try {
+      const { bookTicket } = await gqlOk(
+        sys.url,
+        BookTicketLeanDocument,
+        { eventId: event.id, idempotencyKey: 'x' },
+        token,
+      );
+      const booking = await decided(sys, bookTicket, token);
+      expect(booking.status).toBe('RESERVED');
+      const expiry = await infra.nats.jsm.streams.info(infra.nats.names.streams.expiry);
+      expect(expiry.state.messages).toBeGreaterThanOrEqual(1);
+      const last = await infra.nats.jsm.streams.getMessage(infra.nats.names.streams.expiry, {
+        last_by_subj: infra.nats.names.jobs.holdExpiry,
+      });
+      expect(last?.json<{ orderIds: string[] }>().orderIds).toContain(booking.order!.id);
     } finally {
       await worker.stop();
     }

@@ -14,8 +14,13 @@ export interface BatchOutcome {
   decisions: Decision[];
   /** Per event touched: the Postgres stock after the batch and the Redis stock after settling. */
   stock: { eventId: string; pg: StockVersion; redis: number | null }[];
-  /** Orders created by this batch (none for a batch that was decided before). */
-  holds: { orderIds: string[]; expiresAt: Date } | null;
+  /** Orders created by this batch. */
+  created: number;
+  /**
+   * Open holds of this batch's reservations, grouped by end time, including those decided by an
+   * earlier delivery of the batch (whose expiry job may not have been queued before a crash).
+   */
+  holds: { orderIds: string[]; expiresAt: Date }[];
 }
 
 /** Test seam: lets a test stop a worker between the Redis step and the Postgres commit. */
@@ -26,6 +31,8 @@ export interface DeciderFaults {
 /** A booking Postgres decided earlier. */
 interface PriorBooking {
   eventId: string;
+  /** The end of its order's hold while the order can still be paid. */
+  openHoldEndsAt: Date | null;
   quantity: number;
   status: BookingStatus;
   reason: BookingRejection | null;
@@ -80,7 +87,7 @@ export class BookingDecider {
         ),
       })),
     );
-    return { decisions: result.decisions, stock, holds: result.holds };
+    return { decisions: result.decisions, stock, created: result.created, holds: result.holds };
   }
 
   /** Redis step: one script call per event in the batch, loading the event first if needed. */
@@ -242,7 +249,13 @@ export class BookingDecider {
       committed,
       refused,
       stock: stockAfter,
-      holds: newOrders.length ? { orderIds: newOrders.map((o) => o.id as string), expiresAt } : null,
+      created: newOrders.length,
+      holds: groupHolds([
+        ...newOrders.map((o) => ({ orderId: o.id as string, expiresAt })),
+        ...[...existing.values()].flatMap((p) =>
+          p.orderId && p.openHoldEndsAt ? [{ orderId: p.orderId, expiresAt: p.openHoldEndsAt }] : [],
+        ),
+      ]),
     };
   }
 
@@ -256,8 +269,15 @@ export class BookingDecider {
         status: BookingStatus;
         reason: BookingRejection | null;
         order_id: string | null;
+        open_hold_ends_at: string | Date | null;
       }[]
-    >(`select id, event_id, quantity, status, reason, order_id from bookings where id in (?)`, [ids]);
+    >(
+      `select b.id, b.event_id, b.quantity, b.status, b.reason, b.order_id,
+              case when o.status in ('UNPAID', 'PAYING', 'FAILED') then o.expires_at end as open_hold_ends_at
+       from bookings b left join orders o on o.id = b.order_id
+       where b.id in (?)`,
+      [ids],
+    );
     return new Map(
       rows.map((row) => [
         row.id,
@@ -267,6 +287,7 @@ export class BookingDecider {
           status: row.status,
           reason: row.reason,
           orderId: row.order_id,
+          openHoldEndsAt: row.open_hold_ends_at === null ? null : new Date(row.open_hold_ends_at),
         },
       ]),
     );
@@ -294,6 +315,16 @@ export class BookingDecider {
       heldByUser: new Map(rows.filter((r) => r.user_id).map((r) => [r.user_id!, Number(r.held)])),
     };
   }
+}
+
+function groupHolds(holds: { orderId: string; expiresAt: Date }[]): { orderIds: string[]; expiresAt: Date }[] {
+  const groups = new Map<number, { orderIds: string[]; expiresAt: Date }>();
+  for (const h of holds) {
+    const group = groups.get(h.expiresAt.getTime()) ?? { orderIds: [], expiresAt: h.expiresAt };
+    group.orderIds.push(h.orderId);
+    groups.set(h.expiresAt.getTime(), group);
+  }
+  return [...groups.values()];
 }
 
 /** What the gate should remember for a booking Postgres decided earlier. */

@@ -51,14 +51,12 @@ export async function startBookingWorker(
           at,
         });
       }
-      if (outcome.holds) {
-        metrics.orderTransitions.inc({ status: 'UNPAID' }, outcome.holds.orderIds.length); // orders created
-        const job: HoldExpiryJob = {
-          orderIds: outcome.holds.orderIds,
-          expiresAt: outcome.holds.expiresAt.toISOString(),
-        };
+      // Expiry jobs for every open hold of the batch; a repeat after a crash is dropped by JetStream or harmless.
+      for (const hold of outcome.holds) {
+        const job: HoldExpiryJob = { orderIds: hold.orderIds, expiresAt: hold.expiresAt.toISOString() };
         await nats.js.publish(nats.names.jobs.holdExpiry, JSON.stringify(job), { msgID: `hold-${job.orderIds[0]}` });
       }
+      metrics.orderTransitions.inc({ status: 'UNPAID' }, outcome.created); // orders created
 
       const decidedAt = Date.now();
       metrics.bookingBatchSize.observe(requests.length);
