@@ -107,6 +107,16 @@ describe('StripeGateway', () => {
     expect([...stripe.refunds.values()].filter((r) => r.payment_intent === intent.id)).toHaveLength(1);
   });
 
+  it('answers a refund under a new key for an intent refunded already with the existing refund', async () => {
+    const intent = await newIntent();
+    stripe.succeed(intent.id);
+    const first = await gateway.refund(intent.id, randomUUID());
+    // E.g. a retry a day later, after Stripe forgot the first key, or a refund made in the dashboard.
+    const later = await gateway.refund(intent.id, randomUUID());
+    expect(later).toEqual({ id: first.id, status: 'succeeded' });
+    expect([...stripe.refunds.values()].filter((r) => r.payment_intent === intent.id)).toHaveLength(1);
+  });
+
   it("signs the stand-in's webhooks the way verifyStripeWebhook expects, with the order id on the object", async () => {
     const orderId = randomUUID();
     const intent = await newIntent(randomUUID(), orderId);

@@ -36,7 +36,7 @@ export function notificationText(kind: NotificationKind, order: OrderFacts): Not
     case 'ORDER_REFUNDED':
       return {
         title: `Refund issued — ${tickets}`,
-        body: `Your payment of ${money} arrived after the hold had ended and the tickets were gone, so it was refunded in full.`,
+        body: `Your payment of ${money} was refunded in full; it may take a few days to show on your statement.`,
       };
     case 'HOLD_EXPIRING':
       return {

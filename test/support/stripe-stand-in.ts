@@ -152,7 +152,8 @@ export class StripeStandIn {
     const path = (req.url ?? '/').split('?')[0] ?? '/';
     const header = req.headers['idempotency-key'];
     const idempotencyKey = Array.isArray(header) ? header[0] : header;
-    const body = parseForm(raw);
+    // GET parameters travel in the query string; treat them like a form body.
+    const body = parseForm(method === 'GET' ? ((req.url ?? '').split('?')[1] ?? '') : raw);
 
     let answer: Answer;
     const injected = this.takeFailure();
@@ -208,6 +209,7 @@ export class StripeStandIn {
     if (match?.[1] && method === 'GET' && !match[2]) return this.found(match[1], (intent) => ok(intent));
     if (match?.[1] && method === 'POST' && match[2]) return this.found(match[1], (intent) => this.cancel(intent));
     if (path === '/v1/refunds' && method === 'POST') return this.refund(body);
+    if (path === '/v1/refunds' && method === 'GET') return this.listRefunds(body);
     return apiError(404, 'invalid_request_error', 'resource_missing', `Unrecognized request URL (${method}: ${path})`);
   }
 
@@ -282,6 +284,13 @@ export class StripeStandIn {
         charge: intent.latest_charge,
       });
     });
+  }
+
+  private listRefunds(query: Record<string, unknown>): Answer {
+    const refunds = [...this.refunds.values()]
+      .filter((r) => r.payment_intent === query['payment_intent'])
+      .map((r) => ({ ...r, object: 'refund', status: 'succeeded' }));
+    return ok({ object: 'list', data: refunds, has_more: false, url: '/v1/refunds' });
   }
 
   private found(intentId: string, then: (intent: StandInIntent) => Answer): Answer {

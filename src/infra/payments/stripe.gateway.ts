@@ -65,9 +65,19 @@ export class StripeGateway implements PaymentGateway {
   }
 
   async refund(intentId: string, idempotencyKey: string): Promise<Refund> {
-    const refund = await this.stripe.refunds.create({ payment_intent: intentId }, { idempotencyKey });
-    // A card refund is usually `succeeded` at once; `pending` resolves later via charge.refunded.
-    return { id: refund.id, status: refund.status ?? 'pending' };
+    try {
+      const refund = await this.stripe.refunds.create({ payment_intent: intentId }, { idempotencyKey });
+      // A card refund is usually `succeeded` at once; `pending` resolves later via charge.refunded.
+      return { id: refund.id, status: refund.status ?? 'pending' };
+    } catch (err) {
+      // Refunded already (e.g. a retry after Stripe forgot the idempotency key, or from the dashboard):
+      // that refund is the answer, not an error to retry forever.
+      if (!(err instanceof Stripe.errors.StripeError) || err.code !== 'charge_already_refunded') throw err;
+      const existing = await this.stripe.refunds.list({ payment_intent: intentId, limit: 1 });
+      const refund = existing.data[0];
+      if (!refund) throw err;
+      return { id: refund.id, status: refund.status ?? 'succeeded' };
+    }
   }
 }
 
