@@ -161,6 +161,23 @@ describe('paying an order', () => {
   });
 });
 
+describe('a free order', () => {
+  it('is paid at once by payOrder, with nothing to confirm and no payment intent', async () => {
+    const event = await createEvent(sys, admin, { ticketsTotal: 5, price: 0 });
+    const orderId = await bookOrder(sys, buyer.token, event.id);
+    const { payOrder } = await gqlOk(sys.url, PayOrderDocument, { orderId }, buyer.token);
+    expect(payOrder).toMatchObject({ provider: 'free', clientSecret: '', order: { status: 'SUCCEEDED', id: orderId } });
+    expect(await paymentOf(sys.app, orderId)).toBeUndefined();
+    expect(errorCode(await pay(orderId))).toBe('CONFLICT'); // already paid
+    const inbox = await eventually(async () => {
+      const { notifications } = await gqlOk(sys.url, NotificationsDocument, {}, buyer.token);
+      const found = notifications.edges.filter((e) => e.node.orderId === orderId);
+      return found.length > 0 ? found : undefined;
+    });
+    expect(inbox.map((e) => e.node.kind)).toEqual(['ORDER_SUCCEEDED']);
+  });
+});
+
 describe('ownership', () => {
   it('hides another user’s order: it cannot be seen, paid, simulated, cancelled or followed', async () => {
     const event = await createEvent(sys, admin, { ticketsTotal: 5 });

@@ -16,7 +16,9 @@ export class PaymentSessionType {
   @Field(() => OrderType)
   order!: OrderType;
 
-  @Field(() => String, { description: '`stripe` or `simulated`.' })
+  @Field(() => String, {
+    description: '`stripe` or `simulated`; `free` for a free order, which is paid at once (nothing to confirm).',
+  })
   provider!: string;
 
   @Field(() => String)

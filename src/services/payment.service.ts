@@ -21,6 +21,9 @@ export interface PaymentSession {
 
 export type SimulatedOutcome = 'SUCCEED' | 'FAIL';
 
+/** The provider name of a free order's session: nothing to confirm, the order is paid. */
+export const FREE_PROVIDER = 'free';
+
 /** How long simulatePayment waits for the payment worker to apply the event it caused. */
 const SIMULATE_WAIT_MS = 5000;
 
@@ -58,6 +61,7 @@ export class PaymentService {
     const { order, holdOpen } = await this.ownOrder(ctx, orderId);
     if (order.status === 'PAYING' && holdOpen) return this.session(order, await this.storedPayment(order.id));
     this.refuseUnpayable(order, holdOpen);
+    if (order.amount === 0) return this.settleFree(ctx, order);
 
     const payment = (await this.storedPayment(order.id)) ?? (await this.createPayment(order));
     const [moved] = await this.deps.transitions.run((t) =>
@@ -154,6 +158,22 @@ export class PaymentService {
     // Cancelled by this call or by the expiry racing it: either way what the caller asked for.
     if (now.status === 'CANCELLED' && order.status !== 'CANCELLED') return now;
     throw new ConflictError(`Only an unpaid order can be cancelled; this one is ${now.status}`, { status: now.status });
+  }
+
+  /**
+   * A free order (price 0) has nothing to charge, and card processors refuse zero-amount intents:
+   * it succeeds at once (with its notification), and the session says there is nothing to confirm.
+   */
+  private async settleFree(ctx: RequestContext, order: Order): Promise<PaymentSession> {
+    const user = signedIn(ctx);
+    const settled = await this.deps.transitions.run(async (t) => {
+      const [moved] = await t.move([order.id], ['UNPAID', 'FAILED'], 'SUCCEEDED', { open: true, userId: user.id });
+      if (moved) t.notify(moved, 'ORDER_SUCCEEDED');
+      return moved;
+    });
+    const now = settled ?? (await this.ownOrder(ctx, order.id)).order;
+    if (now.status !== 'SUCCEEDED') this.refuseUnpayable(now, false);
+    return { order: now, provider: FREE_PROVIDER, paymentIntentId: `free_${order.id}`, clientSecret: '' };
   }
 
   /** The caller's order with whether its hold still runs (Postgres' clock); NOT_FOUND otherwise. */
