@@ -161,7 +161,6 @@ export function createRequestContext(app: { infra: Infra; services: Services }, 
   const getEm = () => (em ??= app.infra.orm.em.fork());
   return {
     user,
-    live: app.infra.live,
     feeds: app.services.feeds,
     get em() {
       return getEm();

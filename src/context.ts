@@ -1,8 +1,6 @@
 import type { EntityManager } from './infra/database.js';
-import type { LiveBus } from './infra/live-bus.js';
 import type { UserRole } from './entities/user.entity.js';
 import type { LiveFeeds } from './services/live-feeds.js';
-import type { LiveTopics } from './services/live-topics.js';
 import type { Loaders } from './services/loaders.js';
 
 /** The signed-in caller, as read from a verified access token. */
@@ -20,8 +18,6 @@ export interface RequestContext {
   readonly user: AuthUser | null;
   readonly em: EntityManager;
   readonly loaders: Loaders;
-  /** Live updates from workers. */
-  readonly live: LiveBus<LiveTopics>;
   /** The sources of GraphQL subscriptions (static subscribe functions reach them here). */
   readonly feeds: LiveFeeds;
 }
