@@ -1,0 +1,1035 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Redis } from 'ioredis';
+import type pg from 'pg';
+import type { AccessTokens } from '../src/services/access-tokens.js';
+import {
+  GqlSocket,
+  HttpClient,
+  closedLoop,
+  forEachLimit,
+  jsonHeaders,
+  openLoop,
+  type HttpAnswer,
+  type RawHeaders,
+} from './load.js';
+import { ProcSampler, type CpuWindow } from './processes.js';
+import type { Progress } from './progress.js';
+import { Samples, group, rate, round, summarize, table, type Summary } from './stats.js';
+import { bookingCounters, type SystemUnderTest } from './system.js';
+
+/**
+ * One run of the flash sale against the system under test: users, an event, readers, then the
+ * burst, the sold-out and read throughput phases, the ramp, and the invariant checks.
+ */
+
+export interface BenchParams {
+  tickets: number;
+  users: number;
+  gateways: number;
+  workers: number;
+  arrival: 'both' | 'burst' | 'ramp';
+  rampRate: number;
+  durationS: number;
+  concurrency: number;
+  readers: number;
+  /** HTTP connections the burst's HTTP buyers share (each carries one attempt at a time). */
+  burstConnections: number;
+  /** HTTP connections of the ramp's open loop (opened before it starts). */
+  rampConnections: number;
+  /** Share of burst buyers on graphql-ws (one socket each); the rest use HTTP. */
+  wsShare: number;
+  /** Seconds between creating the event and the sale opening (users read the page meanwhile). */
+  openDelayS: number;
+  /** Polling interval for attempts answered QUEUED over HTTP. */
+  pollMs: number;
+  /** Give up waiting for decisions after this long. */
+  decideTimeoutS: number;
+  warmupS: number;
+}
+
+export interface Ctx {
+  sut: SystemUnderTest;
+  params: BenchParams;
+  db: pg.Pool;
+  redis: Redis;
+  tokens: AccessTokens;
+  progress: Progress;
+  sampler: ProcSampler;
+  adminAuth: string;
+}
+
+// The operations, as a client app would keep them: pre-built strings, variables spliced in.
+const BOOK =
+  'mutation Book($e: ID!, $k: String!) { bookTicket(eventId: $e, quantity: 1, idempotencyKey: $k) { id status reason } }';
+const BOOKING = 'query Booking($id: ID!) { booking(id: $id) { id status reason } }';
+const BOOKING_UPDATED = 'subscription Decided($id: ID!) { bookingUpdated(id: $id) { id status reason } }';
+const EVENT =
+  'query Event($id: ID!) { event(id: $id) { id title venue startsAt saleStartsAt price currency ticketsTotal ticketsAvailable maxPerUser status } }';
+const STOCK = 'subscription Stock($e: ID!) { stockChanged(eventId: $e) { eventId ticketsAvailable status at } }';
+const CREATE_EVENT = 'mutation Create($input: CreateEventInput!) { createEvent(input: $input) { id ticketsTotal } }';
+
+/** `{query, variables}` with the booking's event and key: one concatenation per attempt. */
+export function bookPayload(eventId: string): (key: string) => string {
+  const head = `{"query":${JSON.stringify(BOOK)},"variables":{"e":"${eventId}","k":"`;
+  return (key) => `${head}${key}"}}`;
+}
+const bookingPayload = (id: string) => `{"query":${JSON.stringify(BOOKING)},"variables":{"id":"${id}"}}`;
+const bookingUpdatedPayload = (id: string) => `{"query":${JSON.stringify(BOOKING_UPDATED)},"variables":{"id":"${id}"}}`;
+export const eventPayload = (id: string) => `{"query":${JSON.stringify(EVENT)},"variables":{"id":"${id}"}}`;
+
+interface BookingAnswer {
+  id: string;
+  status: 'QUEUED' | 'RESERVED' | 'REJECTED';
+  reason: string | null;
+}
+
+type Parsed = { booking: BookingAnswer } | { error: string };
+
+function parseBooking(field: 'bookTicket' | 'booking' | 'bookingUpdated', json: unknown): Parsed {
+  const r = json as {
+    data?: Record<string, BookingAnswer | null> | null;
+    errors?: { message: string; extensions?: { code?: string } }[];
+  };
+  const booking = r.data?.[field];
+  if (booking && !r.errors?.length) return { booking };
+  const e = r.errors?.[0];
+  return { error: e ? `${e.extensions?.code ?? 'ERROR'}: ${e.message}` : `no ${field} in answer` };
+}
+
+function parseHttpBooking(field: 'bookTicket' | 'booking', answer: HttpAnswer): Parsed {
+  try {
+    return parseBooking(field, JSON.parse(answer.body));
+  } catch {
+    return { error: `HTTP ${answer.status}: ${answer.body.slice(0, 200)}` };
+  }
+}
+
+export interface Users {
+  ids: string[];
+  /** `Bearer <token>` per user. */
+  auth: string[];
+  /** Pre-built HTTP header lists per user. */
+  headers: RawHeaders[];
+}
+
+/**
+ * Buyers written straight into Postgres (multi-row inserts) with tokens minted from the system's
+ * secret, like test/support/fixtures.ts: signing in is not what this measures.
+ */
+export async function createUsers(ctx: Ctx, count: number, role: 'USER' | 'ADMIN' = 'USER'): Promise<Users> {
+  const tag = randomBytes(4).toString('hex');
+  const ids = Array.from({ length: count }, () => randomUUID());
+  const emails = ids.map((_, i) => `bench-${tag}-${i}@example.test`);
+  const chunk = 2000;
+  for (let i = 0; i < count; i += chunk) {
+    const n = Math.min(chunk, count - i);
+    const values = Array.from(
+      { length: n },
+      (_, j) => `($${2 * j + 1}, $${2 * j + 2}, 'Bench buyer', 'not-a-hash', '${role}')`,
+    );
+    const params: string[] = [];
+    for (let j = 0; j < n; j++) params.push(ids[i + j], emails[i + j]);
+    await ctx.db.query(`insert into users (id, email, name, password_hash, role) values ${values.join(', ')}`, params);
+    ctx.progress.update((i + n) / count / 2, `${group(i + n)} users inserted`);
+  }
+  const auth: string[] = new Array<string>(count);
+  for (let i = 0; i < count; i += 1000) {
+    await Promise.all(
+      ids.slice(i, i + 1000).map(async (id, j) => {
+        auth[i + j] = `Bearer ${await ctx.tokens.issue({ id, email: emails[i + j], role }, 6 * 3600)}`;
+      }),
+    );
+    ctx.progress.update(0.5 + Math.min(count, i + 1000) / count / 2, `${group(Math.min(count, i + 1000))} tokens`);
+  }
+  return { ids, auth, headers: auth.map((a) => jsonHeaders(a)) };
+}
+
+export async function createEvent(
+  ctx: Ctx,
+  client: HttpClient,
+  opts: { title: string; tickets: number; saleStartsAt: Date },
+): Promise<string> {
+  const input = {
+    title: opts.title,
+    description: 'A flash sale run by the benchmark.',
+    venue: 'Bench Arena',
+    startsAt: new Date(Date.now() + 48 * 3600_000).toISOString(),
+    saleStartsAt: opts.saleStartsAt.toISOString(),
+    price: 5000,
+    currency: 'USD',
+    ticketsTotal: opts.tickets,
+    maxPerUser: 4,
+  };
+  const answer = await client.graphql(
+    JSON.stringify({ query: CREATE_EVENT, variables: { input } }),
+    jsonHeaders(ctx.adminAuth),
+  );
+  const body = JSON.parse(answer.body) as { data?: { createEvent?: { id: string } }; errors?: unknown };
+  if (!body.data?.createEvent) throw new Error(`createEvent failed: ${answer.body.slice(0, 500)}`);
+  return body.data.createEvent.id;
+}
+
+// Outcome codes per attempt.
+const PENDING = 0;
+const RESERVED = 1;
+const SOLD_OUT = 2;
+const OTHER_REJECTION = 3;
+const FAILED = 4;
+const MAX_RETRIES = 20;
+
+/** Every attempt of a phase: when it was sent, answered and decided (performance.now() ms), and how. */
+class Attempts {
+  readonly sentAt: Float64Array;
+  readonly answeredAt: Float64Array;
+  readonly decidedAt: Float64Array;
+  readonly outcome: Uint8Array;
+  private readonly retries: Uint8Array;
+  readonly reasons = new Map<string, number>();
+  sent = 0;
+  answered = 0;
+  decided = 0;
+  reserved = 0;
+  queued = 0;
+  errors = 0;
+  firstError: string | undefined;
+  private resolveAll: () => void = () => undefined;
+  readonly allDecided: Promise<void>;
+
+  constructor(readonly total: number) {
+    this.sentAt = new Float64Array(total);
+    this.answeredAt = new Float64Array(total);
+    this.decidedAt = new Float64Array(total);
+    this.outcome = new Uint8Array(total);
+    this.retries = new Uint8Array(total);
+    this.allDecided = new Promise((resolve) => (this.resolveAll = resolve));
+    if (total === 0) this.resolveAll();
+  }
+
+  /** The first send of attempt `i` (retries keep it), at `at` (performance.now() ms). */
+  markSent(i: number, at: number): void {
+    if (this.sentAt[i] !== 0) return;
+    this.sentAt[i] = at;
+    this.sent += 1;
+  }
+
+  /** bookTicket answered (a decision or QUEUED). */
+  markAnswered(i: number, at: number): void {
+    if (this.answeredAt[i] === 0) this.answered += 1;
+    this.answeredAt[i] = at;
+  }
+
+  decide(i: number, booking: BookingAnswer | null, at: number): void {
+    if (this.outcome[i] !== PENDING) return;
+    if (!booking) this.outcome[i] = FAILED;
+    else if (booking.status === 'RESERVED') {
+      this.outcome[i] = RESERVED;
+      this.reserved += 1;
+    } else {
+      this.outcome[i] = booking.reason === 'SOLD_OUT' ? SOLD_OUT : OTHER_REJECTION;
+      const reason = booking.reason ?? 'REJECTED';
+      this.reasons.set(reason, (this.reasons.get(reason) ?? 0) + 1);
+    }
+    this.decidedAt[i] = at;
+    this.decided += 1;
+    if (this.decided === this.total) this.resolveAll();
+  }
+
+  error(message: string): void {
+    this.errors += 1;
+    this.firstError ??= message;
+  }
+
+  /** After an error answer: whether to send attempt `i` again (a client retries, with the same key, a few times). */
+  retry(i: number): boolean {
+    if (this.retries[i] < MAX_RETRIES) {
+      this.retries[i] += 1;
+      return true;
+    }
+    this.decide(i, null, performance.now());
+    return false;
+  }
+
+  count(code: number): number {
+    let n = 0;
+    for (let i = 0; i < this.total; i++) if (this.outcome[i] === code) n += 1;
+    return n;
+  }
+
+  /** Latencies from send to `to`, for attempts that got there. */
+  latencies(to: Float64Array): Summary {
+    const s = new Samples(this.total);
+    for (let i = 0; i < this.total; i++) if (to[i] > 0) s.add(to[i] - this.sentAt[i]);
+    return s.summary();
+  }
+
+  firstSent(): number {
+    let min = Infinity;
+    for (let i = 0; i < this.total; i++) if (this.sentAt[i] > 0 && this.sentAt[i] < min) min = this.sentAt[i]!;
+    return min;
+  }
+
+  lastOf(arr: Float64Array, code?: number): number {
+    let max = 0;
+    for (let i = 0; i < this.total; i++)
+      if ((code === undefined || this.outcome[i] === code) && arr[i] > max) max = arr[i]!;
+    return max;
+  }
+}
+
+/**
+ * Follows attempts answered QUEUED over HTTP: `booking(id)` with the buyer's token, each pending
+ * attempt at most once per `intervalMs`, oldest first, `concurrency` polls in flight. The decision
+ * time it records is when the client learned it (up to one interval late).
+ */
+class QueuedPoller {
+  private queue: { i: number; id: string; dueAt: number }[] = [];
+  private head = 0;
+  private stopped = false;
+  private readonly loops: Promise<void>[];
+
+  constructor(
+    private readonly attempts: Attempts,
+    private readonly clients: HttpClient[],
+    private readonly headersFor: (i: number) => RawHeaders,
+    private readonly intervalMs: number,
+    concurrency: number,
+  ) {
+    this.loops = Array.from({ length: concurrency }, (_, k) => this.loop(k));
+  }
+
+  add(i: number, bookingId: string): void {
+    this.queue.push({ i, id: bookingId, dueAt: performance.now() + this.intervalMs });
+  }
+
+  private async loop(k: number): Promise<void> {
+    const client = this.clients[k % this.clients.length];
+    while (!this.stopped) {
+      if (this.head >= this.queue.length) {
+        await sleep(10);
+        continue;
+      }
+      const item = this.queue[this.head++];
+      if (this.head > 50_000) {
+        this.queue = this.queue.slice(this.head);
+        this.head = 0;
+      }
+      if (this.attempts.outcome[item.i] !== PENDING) continue;
+      const wait = item.dueAt - performance.now();
+      if (wait > 0) await sleep(wait);
+      try {
+        const parsed = parseHttpBooking(
+          'booking',
+          await client.graphql(bookingPayload(item.id), this.headersFor(item.i)),
+        );
+        if ('booking' in parsed && parsed.booking.status !== 'QUEUED') {
+          this.attempts.decide(item.i, parsed.booking, performance.now());
+          continue;
+        }
+        if ('error' in parsed) this.attempts.error(`booking(id): ${parsed.error}`);
+      } catch (err) {
+        this.attempts.error(`booking(id): ${String(err)}`);
+      }
+      this.queue.push({ ...item, dueAt: performance.now() + this.intervalMs });
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all(this.loops);
+  }
+}
+
+/** Readers: each refreshes the event page every second over HTTP and watches stockChanged over graphql-ws. */
+class Readers {
+  readonly reads = new Samples(4096);
+  readErrors = 0;
+  stockMessages = 0;
+  private readonly soldOutSeenAt: Float64Array;
+  private readonly busy: Uint8Array;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly stops: (() => void)[] = [];
+
+  private constructor(
+    private readonly sockets: GqlSocket[],
+    private readonly clients: HttpClient[],
+    private readonly eventId: string,
+  ) {
+    this.soldOutSeenAt = new Float64Array(sockets.length);
+    this.busy = new Uint8Array(sockets.length);
+  }
+
+  static async open(ctx: Ctx, eventId: string, count: number): Promise<Readers> {
+    const { gatewayOrigins } = ctx.sut;
+    const sockets: GqlSocket[] = [];
+    await forEachLimit(
+      Array.from({ length: count }, (_, i) => i),
+      50,
+      async (i) => {
+        sockets[i] = await GqlSocket.open(wsUrl(gatewayOrigins[i % gatewayOrigins.length]));
+      },
+    );
+    const clients = gatewayOrigins.map(
+      (o) => new HttpClient(o, Math.max(1, Math.ceil(Math.min(count, 256) / gatewayOrigins.length))),
+    );
+    await Promise.all(clients.map((c) => c.warm()));
+    const readers = new Readers(sockets, clients, eventId);
+    const payload = `{"query":${JSON.stringify(STOCK)},"variables":{"e":"${eventId}"}}`;
+    sockets.forEach((s, i) =>
+      readers.stops.push(
+        s.subscribe(payload, (r) => {
+          readers.stockMessages += 1;
+          const update = r.data?.['stockChanged'] as { ticketsAvailable: number } | undefined;
+          if (update?.ticketsAvailable === 0 && readers.soldOutSeenAt[i] === 0)
+            readers.soldOutSeenAt[i] = performance.now();
+        }),
+      ),
+    );
+    readers.start();
+    return readers;
+  }
+
+  /** Each reader refreshes once a second, spread evenly over the second; a slow page is not re-requested. */
+  private start(): void {
+    const n = this.sockets.length;
+    if (n === 0) return;
+    const body = eventPayload(this.eventId);
+    const headers = jsonHeaders();
+    const t0 = performance.now();
+    let next = 0;
+    this.timer = setInterval(() => {
+      const due = Math.floor(((performance.now() - t0) / 1000) * n);
+      for (; next < due; next++) {
+        const i = next % n;
+        if (this.busy[i]) continue;
+        this.busy[i] = 1;
+        const start = performance.now();
+        this.clients[i % this.clients.length].graphql(body, headers).then(
+          (a) => {
+            this.busy[i] = 0;
+            if (a.status === 200 && a.body.includes('"ticketsAvailable"')) this.reads.add(performance.now() - start);
+            else this.readErrors += 1;
+          },
+          () => {
+            this.busy[i] = 0;
+            this.readErrors += 1;
+          },
+        );
+      }
+    }, 20);
+  }
+
+  /** When readers first saw 0 tickets, relative to `from` (performance.now() ms). */
+  soldOutSeen(from: number): Summary {
+    const s = new Samples(this.soldOutSeenAt.length);
+    for (const t of this.soldOutSeenAt) if (t > 0) s.add(t - from);
+    return s.summary();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    for (const stop of this.stops) stop();
+    for (const s of this.sockets) s.close();
+    await Promise.all(this.clients.map((c) => c.close()));
+  }
+}
+
+function wsUrl(origin: string): string {
+  return `${origin.replace(/^http/, 'ws')}/graphql`;
+}
+
+export interface TimelineRow {
+  /** Seconds since the phase started (end of the interval). */
+  t: number;
+  /** Length of the interval, seconds. */
+  dt: number;
+  /** Per counter: how many in this interval; per gauge: its value at the end. */
+  counts: Record<string, number>;
+  /** Cores used per process in this interval. */
+  cpu: Record<string, number | null>;
+  machineCores: number | null;
+}
+
+/** Once a second: what the clients counted and how busy each process was, to see where a phase stalls. */
+class Timeline {
+  readonly rows: TimelineRow[] = [];
+  private readonly t0 = performance.now();
+  private prevMark: ReturnType<ProcSampler['mark']>;
+  private prevCounts: Record<string, number>;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly sampler: ProcSampler,
+    private readonly counts: () => Record<string, number>,
+    private readonly gauges: () => Record<string, number> = () => ({}),
+  ) {
+    this.prevMark = sampler.mark();
+    this.prevCounts = counts();
+    this.timer = setInterval(() => this.tick(), 1000);
+  }
+
+  private tick(): void {
+    const mark = this.sampler.mark();
+    const dt = (mark.at - this.prevMark.at) / 1000;
+    if (dt < 0.2 && this.rows.length > 0) return; // a sliver at the end says nothing per second
+    const counts = this.counts();
+    this.rows.push({
+      t: Math.round((mark.at - this.t0) / 100) / 10,
+      dt: Math.round(dt * 1000) / 1000,
+      counts: {
+        ...Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, v - (this.prevCounts[k] ?? 0)])),
+        ...this.gauges(),
+      },
+      cpu: Object.fromEntries(ProcSampler.cpuBetween(this.prevMark, mark).map((c) => [c.name, round(c.cores, 2)])),
+      machineCores: round(ProcSampler.machineBetween(this.prevMark, mark), 2),
+    });
+    this.prevMark = mark;
+    this.prevCounts = counts;
+  }
+
+  stop(): TimelineRow[] {
+    clearInterval(this.timer);
+    this.tick();
+    return this.rows;
+  }
+}
+
+/**
+ * The timeline as a small table (stderr): counters per second (gauges, listed in `gauges`, as
+ * they are), then the cores of every process that used at least 5% of one.
+ */
+export function renderTimeline(rows: readonly TimelineRow[], gauges: readonly string[] = []): string {
+  if (rows.length === 0) return '';
+  const counters = Object.keys(rows[0].counts);
+  const procs = Object.keys(rows[0].cpu).filter((name) => rows.some((r) => (r.cpu[name] ?? 0) >= 0.05));
+  const head = counters.map((c) => (gauges.includes(c) ? c : `${c}/s`));
+  const out: string[][] = [['t (s)', ...head, ...procs, 'machine']];
+  for (const r of rows) {
+    const dt = Math.max(0.001, r.dt);
+    out.push([
+      r.t.toFixed(1),
+      ...counters.map((c) => group(Math.round((r.counts[c] ?? 0) / (gauges.includes(c) ? 1 : dt)))),
+      ...procs.map((name) => (r.cpu[name] ?? 0).toFixed(2)),
+      (r.machineCores ?? 0).toFixed(2),
+    ]);
+  }
+  return table(out);
+}
+
+export interface InvariantCheck {
+  eventId: string;
+  total: number;
+  /** Tickets in RESERVED bookings. */
+  reserved: number;
+  /** Tickets in orders that hold them (UNPAID, PAYING, FAILED, SUCCEEDED). */
+  held: number;
+  pgAvailable: number;
+  redisStock: number | null;
+  redisInflight: number;
+  oversold: number;
+  /** Clients told RESERVED. */
+  clientReserved: number;
+  ok: boolean;
+  problems: string[];
+}
+
+async function checkInvariants(
+  ctx: Ctx,
+  eventId: string,
+  total: number,
+  clientReserved: number,
+  expectSoldOut: boolean,
+): Promise<InvariantCheck> {
+  const { rows } = await ctx.db.query<{ reserved: string; held: string; available: number }>(
+    `select
+       (select coalesce(sum(quantity), 0) from bookings where event_id = $1 and status = 'RESERVED') as reserved,
+       (select coalesce(sum(quantity), 0) from orders where event_id = $1
+          and status in ('UNPAID', 'PAYING', 'FAILED', 'SUCCEEDED')) as held,
+       (select available from stock where event_id = $1) as available`,
+    [eventId],
+  );
+  const row = rows[0];
+  const tag = `${ctx.sut.namespace}:{e:${eventId}}`;
+  const [stock, inflight] = await Promise.all([ctx.redis.get(`${tag}:stock`), ctx.redis.get(`${tag}:inflightqty`)]);
+  const reserved = Number(row.reserved);
+  const held = Number(row.held);
+  const pgAvailable = Number(row.available);
+  const redisStock = stock === null ? null : Number(stock);
+  const problems: string[] = [];
+  if (reserved > total) problems.push(`oversold by ${reserved - total}`);
+  if (held + pgAvailable !== total) problems.push(`held ${held} + available ${pgAvailable} ≠ total ${total}`);
+  if (expectSoldOut && reserved !== total) problems.push(`reserved ${reserved} ≠ total ${total} (undersold)`);
+  if (expectSoldOut && pgAvailable !== 0) problems.push(`Postgres stock ${pgAvailable} ≠ 0`);
+  if (redisStock !== pgAvailable) problems.push(`Redis stock ${redisStock} ≠ Postgres ${pgAvailable}`);
+  if (clientReserved !== reserved) problems.push(`clients told RESERVED ${clientReserved} ≠ Postgres ${reserved}`);
+  return {
+    eventId,
+    total,
+    reserved,
+    held,
+    pgAvailable,
+    redisStock,
+    redisInflight: Number(inflight ?? 0),
+    oversold: Math.max(0, reserved - total),
+    clientReserved,
+    ok: problems.length === 0,
+    problems,
+  };
+}
+
+/** Attempt→decision as Postgres recorded it: bookings.requested_at (gateway clock) to decided_at (transaction time). */
+async function serverDecisionTimes(
+  ctx: Ctx,
+  eventId: string,
+): Promise<{ summary: Summary; lastReservedEpochMs: number }> {
+  const { rows } = await ctx.db.query<{ ms: number }>(
+    `select extract(epoch from (decided_at - requested_at)) * 1000 as ms from bookings where event_id = $1`,
+    [eventId],
+  );
+  const { rows: last } = await ctx.db.query<{ at: number | null }>(
+    `select extract(epoch from max(decided_at)) * 1000 as at from bookings where event_id = $1 and status = 'RESERVED'`,
+    [eventId],
+  );
+  return { summary: summarize(rows.map((r) => Number(r.ms))), lastReservedEpochMs: Number(last[0]?.at ?? NaN) };
+}
+
+const toEpoch = (perfMs: number) => performance.timeOrigin + perfMs;
+
+function gatewayRejections(
+  before: Map<string, number>,
+  after: Map<string, number>,
+): { gateway: number; worker: number } {
+  let gateway = 0;
+  let worker = 0;
+  for (const [key, value] of after) {
+    const delta = value - (before.get(key) ?? 0);
+    const [stage, outcome] = key.split(':');
+    if (stage === 'gateway' && outcome !== 'QUEUED' && outcome !== 'UNAVAILABLE') gateway += delta;
+    if (stage === 'worker') worker += delta;
+  }
+  return { gateway, worker };
+}
+
+export interface PhaseCpu {
+  phase: string;
+  seconds: number;
+  cpu: CpuWindow[];
+  /** Cores the whole machine was busy (/proc/stat): above the sum of `cpu`, someone else was using it. */
+  machineCores: number;
+}
+
+export interface RunResult {
+  burst?: {
+    eventId: string;
+    attempts: number;
+    wsAttempts: number;
+    httpAttempts: number;
+    selloutMs: number;
+    clientSelloutMs: number;
+    soldOutSeenByReadersP50Ms: number;
+    attemptWindowMs: number;
+    attemptsPerSec: number;
+    decisionsPerSec: number;
+    bookTicket: Summary;
+    decision: Summary;
+    serverDecision: Summary;
+    queuedAnswers: number;
+    errors: number;
+    firstError: string | undefined;
+    undecided: number;
+    reasons: Record<string, number>;
+    rejectedAtGateway: number;
+    decidedByWorkers: number;
+    rejectedAtGatewayShare: number;
+    readsDuringSale: { count: number; perSec: number; p50Ms: number; p99Ms: number; errors: number };
+    stockMessagesPerReader: number;
+    invariants: InvariantCheck;
+    timeline: TimelineRow[];
+  };
+  soldOut?: { rps: number; p50Ms: number; p99Ms: number; errors: number; firstError: string | undefined };
+  read?: { rps: number; p50Ms: number; p99Ms: number; errors: number; firstError: string | undefined };
+  ramp?: {
+    eventId: string;
+    rate: number;
+    attempts: number;
+    maxLagMs: number;
+    connections: number;
+    /** Most attempts that waited in the client for a free connection (0: the generator kept up). */
+    maxClientQueue: number;
+    bookTicket: Summary;
+    decision: Summary;
+    serverDecision: Summary;
+    queuedAnswers: number;
+    errors: number;
+    firstError: string | undefined;
+    undecided: number;
+    reasons: Record<string, number>;
+    invariants: InvariantCheck;
+    timeline: TimelineRow[];
+  };
+  cpu: PhaseCpu[];
+  /** Peak RSS per process during the run, and RSS right after it, MB. */
+  rssPeakMb: Record<string, number>;
+  rssAfterMb: Record<string, number>;
+}
+
+/** Measures CPU of every watched process over `fn`. */
+async function withCpu<T>(ctx: Ctx, phase: string, cpu: PhaseCpu[], fn: () => Promise<T>): Promise<T> {
+  const a = ctx.sampler.mark();
+  try {
+    return await fn();
+  } finally {
+    const b = ctx.sampler.mark();
+    cpu.push({
+      phase,
+      seconds: (b.at - a.at) / 1000,
+      cpu: ProcSampler.cpuBetween(a, b),
+      machineCores: ProcSampler.machineBetween(a, b),
+    });
+  }
+}
+
+export async function runOnce(ctx: Ctx, run: number): Promise<RunResult> {
+  const { params: p, sut, progress } = ctx;
+  const G = sut.gatewayOrigins.length;
+  const result: RunResult = { cpu: [], rssPeakMb: {}, rssAfterMb: {} };
+  ctx.sampler.resetPeaks();
+  const small = sut.gatewayOrigins.map((o) => new HttpClient(o, 4));
+  const closedClients = sut.gatewayOrigins.map((o) => new HttpClient(o, Math.max(1, Math.ceil(p.concurrency / G))));
+  await Promise.all([...small, ...closedClients].map((c) => c.warm()));
+
+  progress.start(`run ${run}: creating ${group(p.users)} users`);
+  const users = await createUsers(ctx, p.users);
+  progress.done(`${group(p.users)} users with tokens`);
+
+  let soldOutEvent: string | undefined;
+  let losers: number[] = [];
+
+  if (p.arrival !== 'ramp') {
+    const wsCount = Math.round(p.users * p.wsShare);
+    const wsUsers = Array.from({ length: wsCount }, (_, i) => i);
+    const httpUsers = Array.from({ length: p.users - wsCount }, (_, i) => wsCount + i);
+    const sockets: GqlSocket[] = new Array<GqlSocket>(wsCount);
+    progress.start(`run ${run}: opening ${group(wsCount)} graphql-ws buyer sockets`);
+    let opened = 0;
+    await forEachLimit(wsUsers, 100, async (u) => {
+      sockets[u] = await GqlSocket.open(wsUrl(sut.gatewayOrigins[u % G]), users.auth[u]);
+      if (++opened % 500 === 0) progress.update(opened / wsCount, `${group(opened)} open`);
+    });
+    progress.done(`${group(wsCount)} sockets`);
+
+    const saleStartsAt = new Date(Date.now() + p.openDelayS * 1000);
+    const eventId = await createEvent(ctx, small[0], { title: `Flash sale ${run}`, tickets: p.tickets, saleStartsAt });
+    soldOutEvent = eventId;
+    const readers = await Readers.open(ctx, eventId, p.readers);
+    progress.log(
+      `event ${eventId}: ${group(p.tickets)} tickets, sale opens ${saleStartsAt.toISOString()}, ${p.readers} readers`,
+    );
+    // The HTTP buyers' connections are open before the sale (they have been on the page), and
+    // touched again while waiting so that neither side closes them as idle.
+    const burstClients = sut.gatewayOrigins.map(
+      (o) => new HttpClient(o, Math.max(1, Math.ceil(Math.min(p.burstConnections, p.users) / G))),
+    );
+    await Promise.all(burstClients.map((c) => c.warm()));
+    while (saleStartsAt.getTime() - Date.now() > 2500) {
+      await sleep(Math.min(2000, saleStartsAt.getTime() - Date.now() - 2000));
+      await Promise.all(burstClients.map((c) => c.warm()));
+    }
+    const metricsBefore = await bookingCounters(sut.metricsTargets);
+    await sleep(Math.max(0, saleStartsAt.getTime() - Date.now() + 5));
+
+    const attempts = new Attempts(p.users);
+    const book = bookPayload(eventId);
+    const key = `sale-${run}`;
+    const poller = new QueuedPoller(attempts, small, (i) => users.headers[i], p.pollMs, 32);
+    progress.start(`run ${run}: burst, ${group(p.users)} buyers at once for ${group(p.tickets)} tickets`);
+    const progressTimer = setInterval(
+      () => progress.update(attempts.decided / p.users, `${group(attempts.decided)}/${group(p.users)} decided`),
+      200,
+    );
+
+    /** Records an answer; returns false when the attempt must be sent again (an error answer). */
+    const onAnswer = (i: number, parsed: Parsed, followQueued: (id: string) => void): boolean => {
+      const now = performance.now();
+      if ('error' in parsed) {
+        attempts.error(parsed.error);
+        return false;
+      }
+      attempts.markAnswered(i, now);
+      if (parsed.booking.status === 'QUEUED') {
+        attempts.queued += 1;
+        followQueued(parsed.booking.id);
+      } else attempts.decide(i, parsed.booking, now);
+      return true;
+    };
+
+    const timeline = new Timeline(ctx.sampler, () => ({
+      sent: attempts.sent,
+      answered: attempts.answered,
+      decided: attempts.decided,
+      reserved: attempts.reserved,
+      reads: readers.reads.length,
+    }));
+    await withCpu(ctx, `burst (run ${run})`, result.cpu, async () => {
+      // graphql-ws buyers: every one sends at once; a QUEUED answer is followed on the same socket.
+      const sendWs = (u: number) => {
+        const socket = sockets[u];
+        attempts.markSent(u, performance.now());
+        socket.request(book(key)).then(
+          (r) => {
+            const answered = onAnswer(u, parseBooking('bookTicket', r), (id) => {
+              const stop = socket.subscribe(bookingUpdatedPayload(id), (m) => {
+                const parsed = parseBooking('bookingUpdated', m);
+                if ('booking' in parsed && parsed.booking.status !== 'QUEUED') {
+                  attempts.decide(u, parsed.booking, performance.now());
+                  stop();
+                }
+              });
+            });
+            if (!answered && attempts.retry(u)) setTimeout(() => sendWs(u), 100);
+          },
+          (err: unknown) => {
+            attempts.error(`ws: ${String(err)}`);
+            attempts.decide(u, null, performance.now());
+          },
+        );
+      };
+      for (const u of wsUsers) sendWs(u);
+
+      // HTTP buyers: `burstConnections` connections, each carrying one attempt at a time.
+      let next = 0;
+      const sendHttp = async (u: number, client: HttpClient): Promise<void> => {
+        attempts.markSent(u, performance.now());
+        let parsed: Parsed;
+        try {
+          parsed = parseHttpBooking('bookTicket', await client.graphql(book(key), users.headers[u]));
+        } catch (err) {
+          parsed = { error: `http: ${String(err)}` };
+        }
+        if (!onAnswer(u, parsed, (id) => poller.add(u, id)) && attempts.retry(u)) {
+          await sleep(100);
+          return sendHttp(u, client);
+        }
+      };
+      const connections = Math.min(p.burstConnections, httpUsers.length);
+      const httpDone = Promise.all(
+        Array.from({ length: connections }, async (_, k) => {
+          const client = burstClients[k % G];
+          while (next < httpUsers.length) await sendHttp(httpUsers[next++], client);
+        }),
+      );
+      await Promise.race([attempts.allDecided, sleep(p.decideTimeoutS * 1000)]);
+      await Promise.race([httpDone, sleep(1000)]);
+    });
+    clearInterval(progressTimer);
+    const burstTimeline = timeline.stop();
+    await poller.stop();
+    const metricsAfter = await bookingCounters(sut.metricsTargets);
+    await readers.close();
+    for (const s of sockets) s?.close();
+    await Promise.all(burstClients.map((c) => c.close()));
+
+    const first = attempts.firstSent();
+    const lastSent = attempts.lastOf(attempts.sentAt);
+    const lastDecided = attempts.lastOf(attempts.decidedAt);
+    const lastReserved = attempts.lastOf(attempts.decidedAt, RESERVED);
+    const server = await serverDecisionTimes(ctx, eventId);
+    const stages = gatewayRejections(metricsBefore, metricsAfter);
+    const reserved = attempts.count(RESERVED);
+    const invariants = await checkInvariants(ctx, eventId, p.tickets, reserved, p.users >= p.tickets);
+    const soldOutSeen = readers.soldOutSeen(first);
+    const saleSeconds = (lastDecided - first) / 1000;
+    result.burst = {
+      eventId,
+      attempts: p.users,
+      wsAttempts: wsCount,
+      httpAttempts: httpUsers.length,
+      selloutMs: server.lastReservedEpochMs - toEpoch(first),
+      clientSelloutMs: lastReserved - first,
+      soldOutSeenByReadersP50Ms: soldOutSeen.p50,
+      attemptWindowMs: lastSent - first,
+      attemptsPerSec: rate(p.users, lastSent - first),
+      decisionsPerSec: rate(attempts.decided, lastDecided - first),
+      bookTicket: attempts.latencies(attempts.answeredAt),
+      decision: attempts.latencies(attempts.decidedAt),
+      serverDecision: server.summary,
+      queuedAnswers: attempts.queued,
+      errors: attempts.errors,
+      firstError: attempts.firstError,
+      undecided: p.users - attempts.decided,
+      reasons: Object.fromEntries(attempts.reasons),
+      rejectedAtGateway: stages.gateway,
+      decidedByWorkers: stages.worker,
+      rejectedAtGatewayShare: stages.gateway / p.users,
+      readsDuringSale: {
+        count: readers.reads.length,
+        perSec: saleSeconds > 0 ? readers.reads.length / saleSeconds : NaN,
+        p50Ms: readers.reads.summary().p50,
+        p99Ms: readers.reads.summary().p99,
+        errors: readers.readErrors,
+      },
+      stockMessagesPerReader: p.readers ? readers.stockMessages / p.readers : NaN,
+      invariants,
+      timeline: burstTimeline,
+    };
+    for (let i = 0; i < p.users; i++) if (attempts.outcome[i] === SOLD_OUT) losers.push(i);
+    progress.log(`burst, per second:\n${renderTimeline(burstTimeline)}`);
+    progress.done(
+      `sold out in ${Math.round(result.burst.selloutMs)} ms, ${invariants.ok ? 'invariants hold' : `INVARIANTS BROKEN: ${invariants.problems.join('; ')}`}`,
+    );
+  }
+
+  if (!soldOutEvent) {
+    // Ramp only: a one-ticket event sold to the first buyer gives the sold-out phase its target.
+    soldOutEvent = await createEvent(ctx, small[0], {
+      title: `Sold out ${run}`,
+      tickets: 1,
+      saleStartsAt: new Date(Date.now() - 60_000),
+    });
+    await small[0].graphql(bookPayload(soldOutEvent)('take-it'), users.headers[0]);
+    losers = Array.from({ length: p.users - 1 }, (_, i) => i + 1);
+  }
+  if (losers.length === 0) losers = [0];
+
+  // Closed-loop throughput: bookTicket on the sold-out event (buyers without a ticket), then event(id).
+  {
+    const book = bookPayload(soldOutEvent);
+    progress.start(`run ${run}: bookTicket on the sold-out event, ${p.concurrency} connections`);
+    const r = await withCpu(ctx, `soldOut (run ${run})`, result.cpu, () =>
+      closedLoop({
+        concurrency: p.concurrency,
+        warmupMs: p.warmupS * 1000,
+        durationMs: p.durationS * 1000,
+        send: (i) => closedClients[i % G].graphql(book(`late-${run}-${i}`), users.headers[losers[i % losers.length]]),
+        check: (a) => a.status === 200 && a.body.includes('"SOLD_OUT"'),
+        onProgress: (f, n) => progress.update(f, `${group(n)} answers`),
+      }),
+    );
+    const s = r.latency.summary();
+    result.soldOut = {
+      rps: rate(r.requests, r.ms),
+      p50Ms: s.p50,
+      p99Ms: s.p99,
+      errors: r.errors,
+      firstError: r.firstError,
+    };
+    progress.done(
+      `${group(Math.round(result.soldOut.rps))} requests/s, p99 ${s.p99.toFixed(1)} ms, ${r.errors} errors`,
+    );
+  }
+  {
+    const body = eventPayload(soldOutEvent);
+    const headers = jsonHeaders();
+    progress.start(`run ${run}: event(id) reads, ${p.concurrency} connections`);
+    const r = await withCpu(ctx, `read (run ${run})`, result.cpu, () =>
+      closedLoop({
+        concurrency: p.concurrency,
+        warmupMs: p.warmupS * 1000,
+        durationMs: p.durationS * 1000,
+        send: (i) => closedClients[i % G].graphql(body, headers),
+        check: (a) => a.status === 200 && a.body.includes('"ticketsAvailable"'),
+        onProgress: (f, n) => progress.update(f, `${group(n)} answers`),
+      }),
+    );
+    const s = r.latency.summary();
+    result.read = {
+      rps: rate(r.requests, r.ms),
+      p50Ms: s.p50,
+      p99Ms: s.p99,
+      errors: r.errors,
+      firstError: r.firstError,
+    };
+    progress.done(`${group(Math.round(result.read.rps))} requests/s, p99 ${s.p99.toFixed(1)} ms, ${r.errors} errors`);
+  }
+
+  if (p.arrival !== 'burst') {
+    const total = Math.max(1, Math.round(p.rampRate * p.durationS));
+    // Enough tickets that the event never sells out: every attempt goes through a worker.
+    const tickets = total + 100;
+    const eventId = await createEvent(ctx, small[0], {
+      title: `Ramp ${run}`,
+      tickets,
+      saleStartsAt: new Date(Date.now() - 1000),
+    });
+    const attempts = new Attempts(total);
+    const book = bookPayload(eventId);
+    const rampClients = sut.gatewayOrigins.map((o) => new HttpClient(o, Math.max(1, Math.ceil(p.rampConnections / G))));
+    await Promise.all(rampClients.map((c) => c.warm()));
+    const userOf = (i: number) => i % p.users;
+    const poller = new QueuedPoller(attempts, small, (i) => users.headers[userOf(i)], p.pollMs, 16);
+    progress.start(`run ${run}: ramp, ${group(p.rampRate)} attempts/s for ${p.durationS}s (open loop)`);
+    const timeline = new Timeline(
+      ctx.sampler,
+      () => ({ sent: attempts.sent, answered: attempts.answered, decided: attempts.decided }),
+      () => ({ waiting: rampClients.reduce((n, c) => n + c.waiting, 0) }),
+    );
+    const lag = await withCpu(ctx, `ramp (run ${run})`, result.cpu, async () => {
+      const fire = (i: number, scheduledAt: number) => {
+        attempts.markSent(i, scheduledAt);
+        rampClients[i % G].graphql(book(`ramp-${run}-${i}`), users.headers[userOf(i)]).then(
+          (a) => {
+            const parsed = parseHttpBooking('bookTicket', a);
+            const now = performance.now();
+            if ('error' in parsed) {
+              attempts.error(parsed.error);
+              if (attempts.retry(i)) setTimeout(() => fire(i, scheduledAt), 100);
+              return;
+            }
+            attempts.markAnswered(i, now);
+            if (parsed.booking.status === 'QUEUED') {
+              attempts.queued += 1;
+              poller.add(i, parsed.booking.id);
+            } else attempts.decide(i, parsed.booking, now);
+          },
+          (err: unknown) => {
+            attempts.error(`http: ${String(err)}`);
+            if (attempts.retry(i)) setTimeout(() => fire(i, scheduledAt), 100);
+          },
+        );
+      };
+      const loop = await openLoop({
+        ratePerSecond: p.rampRate,
+        total,
+        fire,
+        onProgress: (f) => progress.update(f, `${group(attempts.decided)}/${group(total)} decided`),
+      });
+      await Promise.race([attempts.allDecided, sleep(p.decideTimeoutS * 1000)]);
+      return loop.maxLagMs;
+    });
+    const rampTimeline = timeline.stop();
+    await poller.stop();
+    await Promise.all(rampClients.map((c) => c.close()));
+    const server = await serverDecisionTimes(ctx, eventId);
+    const invariants = await checkInvariants(ctx, eventId, tickets, attempts.count(RESERVED), false);
+    result.ramp = {
+      eventId,
+      rate: p.rampRate,
+      attempts: total,
+      maxLagMs: lag,
+      connections: rampClients.reduce((n, c) => n + c.connections, 0),
+      maxClientQueue: rampClients.reduce((n, c) => n + c.maxWaiting, 0),
+      bookTicket: attempts.latencies(attempts.answeredAt),
+      decision: attempts.latencies(attempts.decidedAt),
+      serverDecision: server.summary,
+      queuedAnswers: attempts.queued,
+      errors: attempts.errors,
+      firstError: attempts.firstError,
+      undecided: total - attempts.decided,
+      reasons: Object.fromEntries(attempts.reasons),
+      invariants,
+      timeline: rampTimeline,
+    };
+    progress.log(
+      `ramp, per second ("waiting": attempts queued in the client for a free connection):\n${renderTimeline(rampTimeline, ['waiting'])}`,
+    );
+    progress.done(
+      `decision p99 ${result.ramp.decision.p99.toFixed(1)} ms, ${invariants.ok ? 'invariants hold' : `INVARIANTS BROKEN: ${invariants.problems.join('; ')}`}`,
+    );
+  }
+
+  await Promise.all([...small, ...closedClients].map((c) => c.close()));
+  result.rssPeakMb = ctx.sampler.rssPeaks();
+  await sleep(1000); // let the processes settle before the "after the run" reading
+  result.rssAfterMb = ctx.sampler.rssNow();
+  return result;
+}

@@ -1,0 +1,205 @@
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect as connectNats } from '@nats-io/transport-node';
+import { Redis } from 'ioredis';
+import { dropDatabase } from '../src/infra/database.js';
+import { natsNames } from '../src/infra/nats.js';
+import { freePort, pidsByName, spawnNode, waitReady, type Child, type Watched } from './processes.js';
+import { parsePrometheus } from './stats.js';
+
+/**
+ * The system under test: G gateway and W worker child processes (`node dist/src/main.js`) on a
+ * fresh database and namespace, or an already running system (`--url`). `stop()` leaves the
+ * shared servers as they were: processes stopped, streams and keys of the namespace deleted,
+ * the database dropped (only what the benchmark created itself).
+ */
+export interface SystemUnderTest {
+  /** Gateways' HTTP origins (http://127.0.0.1:port): the load generator balances over them. */
+  gatewayOrigins: string[];
+  /** Processes whose /metrics the benchmark reads (booking counters), with their role. */
+  metricsTargets: { role: 'gateway' | 'worker'; url: string }[];
+  namespace: string;
+  databaseUrl: string;
+  redisUrl: string;
+  jwtSecret: string;
+  /** Processes measured for CPU and RSS: the app's, the local servers', the benchmark's own. */
+  watched: Watched[];
+  /** App processes only (their RSS is `rssMb`). */
+  appProcessNames: string[];
+  /** Human description of what runs where, for the report. */
+  description: string;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  gateways: number;
+  workers: number;
+  waitMs: number;
+  /** Extra environment for the children (`--env K=V`), after the benchmark's own. */
+  env: Record<string, string>;
+  databaseUrl: string;
+  redisUrl: string;
+  natsUrl: string;
+  log: (msg: string) => void;
+}
+
+/** Scanning /proc is cheap but not free: the pid list of a group is refreshed at most once a second. */
+function cachedPids(prefixes: string[]): () => number[] {
+  let at = 0;
+  let pids: number[] = [];
+  return () => {
+    if (Date.now() - at > 1000) {
+      pids = pidsByName(prefixes);
+      at = Date.now();
+    }
+    return pids;
+  };
+}
+
+function infraWatched(): Watched[] {
+  return [
+    { name: 'postgres (all)', pids: cachedPids(['postgres']) },
+    { name: 'redis', pids: cachedPids(['redis-server']) },
+    { name: 'nats', pids: cachedPids(['nats-server']) },
+    { name: 'bench (load gen)', pids: () => [process.pid] },
+  ];
+}
+
+export async function startSystem(opts: StartOptions): Promise<SystemUnderTest> {
+  const namespace = `bench_${randomBytes(4).toString('hex')}`;
+  const db = new URL(opts.databaseUrl);
+  db.pathname = `/${namespace}`;
+  const databaseUrl = db.toString();
+  const jwtSecret = randomBytes(32).toString('hex');
+  const main = fileURLToPath(new URL('../src/main.js', import.meta.url));
+  const env = (role: string, migrate: boolean): Record<string, string> => ({
+    NODE_ENV: 'production',
+    ROLE: role,
+    DATABASE_URL: databaseUrl,
+    REDIS_URL: opts.redisUrl,
+    NATS_URL: opts.natsUrl,
+    NAMESPACE: namespace,
+    JWT_SECRET: jwtSecret,
+    LOG_LEVEL: 'warn',
+    BOOKING_WAIT_MS: String(opts.waitMs),
+    MIGRATE_ON_START: String(migrate),
+    ...opts.env,
+  });
+  const children: Child[] = [];
+  const cleanup = async () => {
+    await Promise.all(children.map((c) => c.stop()));
+    await cleanupNamespace(namespace, opts.redisUrl, opts.natsUrl);
+    await dropDatabase(databaseUrl).catch(() => undefined);
+  };
+  try {
+    // The first process creates the database and applies the migrations; the others start after it.
+    const first = spawnNode('worker-1', main, await freePort(), env('worker', true));
+    children.push(first);
+    await waitReady(first);
+    const rest: Child[] = [];
+    for (let i = 2; i <= opts.workers; i++)
+      rest.push(spawnNode(`worker-${i}`, main, await freePort(), env('worker', false)));
+    for (let i = 1; i <= opts.gateways; i++)
+      rest.push(spawnNode(`gateway-${i}`, main, await freePort(), env('gateway', false)));
+    children.push(...rest);
+    await Promise.all(rest.map((c) => waitReady(c)));
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+  const gateways = children.filter((c) => c.name.startsWith('gateway'));
+  const workers = children.filter((c) => c.name.startsWith('worker'));
+  opts.log(
+    `system: ${gateways.length} gateway(s) ${gateways.map((g) => `:${g.port}`).join(' ')}, ${workers.length} worker(s), namespace ${namespace}`,
+  );
+  return {
+    gatewayOrigins: gateways.map((g) => g.url),
+    metricsTargets: [
+      ...gateways.map((g) => ({ role: 'gateway' as const, url: `${g.url}/metrics` })),
+      ...workers.map((w) => ({ role: 'worker' as const, url: `${w.url}/metrics` })),
+    ],
+    namespace,
+    databaseUrl,
+    redisUrl: opts.redisUrl,
+    jwtSecret,
+    watched: [...children.map((c) => ({ name: c.name, pids: () => [c.pid] })), ...infraWatched()],
+    appProcessNames: children.map((c) => c.name),
+    description: `${gateways.length} gateway + ${workers.length} worker child processes (node ${process.version}, NODE_ENV=production, BOOKING_WAIT_MS=${opts.env['BOOKING_WAIT_MS'] ?? opts.waitMs})`,
+    stop: cleanup,
+  };
+}
+
+/** A system someone else runs: the benchmark only adds users and events to its database. */
+export function attachSystem(opts: {
+  url: string;
+  namespace: string;
+  databaseUrl: string;
+  redisUrl: string;
+  jwtSecret: string;
+}): SystemUnderTest {
+  const origin = new URL(opts.url).origin;
+  return {
+    gatewayOrigins: [origin],
+    // A role=all process counts its gateway and worker stages on one /metrics.
+    metricsTargets: [{ role: 'gateway', url: `${origin}/metrics` }],
+    namespace: opts.namespace,
+    databaseUrl: opts.databaseUrl,
+    redisUrl: opts.redisUrl,
+    jwtSecret: opts.jwtSecret,
+    watched: infraWatched(),
+    appProcessNames: [],
+    description: `running system at ${origin} (namespace ${opts.namespace}; app processes not measured)`,
+    stop: async () => undefined,
+  };
+}
+
+async function cleanupNamespace(namespace: string, redisUrl: string, natsUrl: string): Promise<void> {
+  try {
+    const nc = await connectNats({ servers: natsUrl });
+    try {
+      const jsm = await jetstreamManager(nc);
+      for (const stream of Object.values(natsNames(namespace).streams)) {
+        await jsm.streams.delete(stream).catch(() => undefined);
+      }
+    } finally {
+      await nc.close();
+    }
+  } catch {
+    // NATS gone: nothing to clean there
+  }
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${namespace}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await redis.del(...keys);
+    } while (cursor !== '0');
+  } catch {
+    // Redis gone: nothing to clean there
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** booking_attempts_total by stage and outcome, summed over the targets (gateways or workers). */
+export async function bookingCounters(targets: SystemUnderTest['metricsTargets']): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  await Promise.all(
+    targets.map(async (t) => {
+      try {
+        const res = await fetch(t.url, { signal: AbortSignal.timeout(5000) });
+        for (const s of parsePrometheus(await res.text())) {
+          if (s.name !== 'booking_attempts_total') continue;
+          const key = `${s.labels['stage']}:${s.labels['outcome']}`;
+          out.set(key, (out.get(key) ?? 0) + s.value);
+        }
+      } catch {
+        // a process without metrics counts as zero
+      }
+    }),
+  );
+  return out;
+}
