@@ -21,12 +21,14 @@
  * (both) --ramp-rate 2000 --duration 10 (s, ramp and throughput phases) --concurrency 64
  * --readers 200 --burst-connections 2000 --ramp-connections (rate × wait) --ws-share 0.2 --wait-ms 2000 (BOOKING_WAIT_MS)
  * --runs 1 --json FILE --url URL --jwt-secret S --namespace NS --env K=V (more env for the
- * children, repeatable) --naive-clients 50 --skip-baselines --quick.
+ * children, repeatable) --naive-clients 50 --skip-baselines --skip-throughput (no sold-out/read phases) --cpu-prof DIR (V8 profiles of the
+ * gateway/worker processes, written when they stop) --quick.
  * DATABASE_URL, REDIS_URL, NATS_URL and JWT_SECRET are read through the app's config module.
  */
 import 'reflect-metadata';
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -92,6 +94,8 @@ function parseFlags() {
       namespace: { type: 'string' },
       env: { type: 'string', multiple: true },
       'skip-baselines': { type: 'boolean' },
+      'skip-throughput': { type: 'boolean' },
+      'cpu-prof': { type: 'string' },
       quick: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -131,6 +135,7 @@ function parseFlags() {
     // Enough that the open loop never waits for a connection: rate × the longest a bookTicket may take.
     rampConnections: Math.max(1, Math.round(num('ramp-connections', rampConnectionsFor(values)))),
     wsShare: Math.min(1, num('ws-share', 0.2)),
+    throughput: !values['skip-throughput'],
     openDelayS: num('open-delay', 3, 2),
     pollMs: Math.max(10, num('poll-ms', 250)),
     decideTimeoutS: num('decide-timeout', 300, 60),
@@ -148,6 +153,7 @@ function parseFlags() {
     namespace: values.namespace,
     env,
     skipBaselines: values['skip-baselines'] ?? false,
+    cpuProfDir: values['cpu-prof'],
   };
 }
 
@@ -190,6 +196,7 @@ async function main(): Promise<void> {
       databaseUrl: config.databaseUrl,
       redisUrl: config.redisUrl,
       natsUrl: config.natsUrl,
+      ...(flags.cpuProfDir ? { cpuProfDir: resolve(flags.cpuProfDir) } : {}),
       log: (m) => progress.log(m),
     });
   }

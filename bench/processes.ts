@@ -34,9 +34,18 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Starts `node <script>` with `env` added to this process's environment, listening on `port`. */
-export function spawnNode(name: string, script: string, port: number, env: Record<string, string>): Child {
-  const child: ChildProcess = spawn(process.execPath, [script], {
+/**
+ * Starts `node [nodeArgs] <script>` with `env` added to this process's environment, listening on
+ * `port`.
+ */
+export function spawnNode(
+  name: string,
+  script: string,
+  port: number,
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+): Child {
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, script], {
     env: { ...process.env, ...env, PORT: String(port) },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

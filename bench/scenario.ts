@@ -37,6 +37,8 @@ export interface BenchParams {
   burstConnections: number;
   /** HTTP connections of the ramp's open loop (opened before it starts). */
   rampConnections: number;
+  /** Whether to run the closed-loop sold-out and read phases. */
+  throughput: boolean;
   /** Share of burst buyers on graphql-ws (one socket each); the rest use HTTP. */
   wsShare: number;
   /** Seconds between creating the event and the sale opening (users read the page meanwhile). */
@@ -879,7 +881,7 @@ export async function runOnce(ctx: Ctx, run: number): Promise<RunResult> {
     );
   }
 
-  if (!soldOutEvent) {
+  if (!soldOutEvent && p.throughput) {
     // Ramp only: a one-ticket event sold to the first buyer gives the sold-out phase its target.
     soldOutEvent = await createEvent(ctx, small[0], {
       title: `Sold out ${run}`,
@@ -892,7 +894,7 @@ export async function runOnce(ctx: Ctx, run: number): Promise<RunResult> {
   if (losers.length === 0) losers = [0];
 
   // Closed-loop throughput: bookTicket on the sold-out event (buyers without a ticket), then event(id).
-  {
+  if (soldOutEvent && p.throughput) {
     const book = bookPayload(soldOutEvent);
     progress.start(`run ${run}: bookTicket on the sold-out event, ${p.concurrency} connections`);
     const r = await withCpu(ctx, `soldOut (run ${run})`, result.cpu, () =>
@@ -917,7 +919,7 @@ export async function runOnce(ctx: Ctx, run: number): Promise<RunResult> {
       `${group(Math.round(result.soldOut.rps))} requests/s, p99 ${s.p99.toFixed(1)} ms, ${r.errors} errors`,
     );
   }
-  {
+  if (soldOutEvent && p.throughput) {
     const body = eventPayload(soldOutEvent);
     const headers = jsonHeaders();
     progress.start(`run ${run}: event(id) reads, ${p.concurrency} connections`);

@@ -41,6 +41,8 @@ export interface StartOptions {
   databaseUrl: string;
   redisUrl: string;
   natsUrl: string;
+  /** Write a V8 CPU profile of every app process into this directory (node --cpu-prof), on exit. */
+  cpuProfDir?: string;
   log: (msg: string) => void;
 }
 
@@ -86,6 +88,10 @@ export async function startSystem(opts: StartOptions): Promise<SystemUnderTest> 
     MIGRATE_ON_START: String(migrate),
     ...opts.env,
   });
+  const nodeArgs = (name: string) =>
+    opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir, '--cpu-prof-name', `${name}.cpuprofile`] : [];
+  const spawnApp = async (name: string, role: string, migrate: boolean) =>
+    spawnNode(name, main, await freePort(), env(role, migrate), nodeArgs(name));
   const children: Child[] = [];
   const cleanup = async () => {
     await Promise.all(children.map((c) => c.stop()));
@@ -94,14 +100,12 @@ export async function startSystem(opts: StartOptions): Promise<SystemUnderTest> 
   };
   try {
     // The first process creates the database and applies the migrations; the others start after it.
-    const first = spawnNode('worker-1', main, await freePort(), env('worker', true));
+    const first = await spawnApp('worker-1', 'worker', true);
     children.push(first);
     await waitReady(first);
     const rest: Child[] = [];
-    for (let i = 2; i <= opts.workers; i++)
-      rest.push(spawnNode(`worker-${i}`, main, await freePort(), env('worker', false)));
-    for (let i = 1; i <= opts.gateways; i++)
-      rest.push(spawnNode(`gateway-${i}`, main, await freePort(), env('gateway', false)));
+    for (let i = 2; i <= opts.workers; i++) rest.push(await spawnApp(`worker-${i}`, 'worker', false));
+    for (let i = 1; i <= opts.gateways; i++) rest.push(await spawnApp(`gateway-${i}`, 'gateway', false));
     children.push(...rest);
     await Promise.all(rest.map((c) => waitReady(c)));
   } catch (err) {
