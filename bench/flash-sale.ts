@@ -351,11 +351,15 @@ function buildReport(flags: Flags, sut: SystemUnderTest, baselines: Baselines, r
     decisionP50Ms: round(burst?.decision.p50 ?? NaN, 2),
     decisionP95Ms: round(burst?.decision.p95 ?? NaN, 2),
     decisionP99Ms: round(burst?.decision.p99 ?? NaN, 2),
-    serverDecisionP50Ms: round(burst?.serverDecision.p50 ?? NaN, 2),
-    serverDecisionP99Ms: round(burst?.serverDecision.p99 ?? NaN, 2),
+    decisionCommitP50Ms: round(burst?.committedDecision.p50 ?? NaN, 2),
+    decisionCommitP95Ms: round(burst?.committedDecision.p95 ?? NaN, 2),
+    decisionCommitP99Ms: round(burst?.committedDecision.p99 ?? NaN, 2),
+    admittedToDecisionP50Ms: round(burst?.admittedDecision.p50 ?? NaN, 2),
+    admittedToDecisionP99Ms: round(burst?.admittedDecision.p99 ?? NaN, 2),
     rejectedAtGatewayShare: round(burst?.rejectedAtGatewayShare ?? NaN, 4),
     rampDecisionP50Ms: round(ramp?.decision.p50 ?? NaN, 2),
     rampDecisionP99Ms: round(ramp?.decision.p99 ?? NaN, 2),
+    rampDecisionCommitP99Ms: round(ramp?.committedDecision.p99 ?? NaN, 2),
     rampBookTicketP99Ms: round(ramp?.bookTicket.p99 ?? NaN, 2),
     bareRps: round(bareRps, 0),
     soldOutRps: round(last.soldOut?.rps ?? NaN, 0),
@@ -439,8 +443,13 @@ function renderTable(
       ],
       [
         '  attempt → decision p50 / p95 / p99 (Postgres)',
-        ms3(burst.serverDecision),
-        'bookings.requested_at → decided_at',
+        ms3(burst.committedDecision),
+        'sent → bookings.decided_at (gateway rejections: their answer)',
+      ],
+      [
+        '  gateway began the call → decision p50 / p95 / p99',
+        ms3(burst.admittedDecision),
+        'bookings.requested_at → decided_at (worker side)',
       ],
       [
         '  answered QUEUED',
@@ -484,7 +493,12 @@ function renderTable(
     rows.push(
       [`RAMP (${group(ramp.rate)} attempts/s open loop, ${group(ramp.attempts)} attempts, never sells out)`, '', ''],
       ['  attempt → decision p50 / p95 / p99 (client)', ms3(ramp.decision), 'p99 < 250 ms'],
-      ['  attempt → decision p50 / p95 / p99 (Postgres)', ms3(ramp.serverDecision), ''],
+      ['  attempt → decision p50 / p95 / p99 (Postgres)', ms3(ramp.committedDecision), 'sent → bookings.decided_at'],
+      [
+        '  gateway began the call → decision p50 / p95 / p99',
+        ms3(ramp.admittedDecision),
+        'bookings.requested_at → decided_at',
+      ],
       [
         '  bookTicket latency p50 / p95 / p99',
         ms3(ramp.bookTicket),

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import type { AccessTokens } from '../src/services/access-tokens.js';
+import { bookingIdFor } from '../src/services/booking.service.js';
 import {
   GqlSocket,
   HttpClient,
@@ -179,6 +180,8 @@ const SOLD_OUT = 2;
 const OTHER_REJECTION = 3;
 const FAILED = 4;
 const MAX_RETRIES = 20;
+/** Concurrent booking(id) polls for attempts answered QUEUED over HTTP (each on its own connection). */
+const POLLERS = 64;
 
 /** Every attempt of a phase: when it was sent, answered and decided (performance.now() ms), and how. */
 class Attempts {
@@ -579,20 +582,41 @@ async function checkInvariants(
   };
 }
 
-/** Attempt→decision as Postgres recorded it: bookings.requested_at (gateway clock) to decided_at (transaction time). */
+/**
+ * Decision times as Postgres recorded them (bookings.decided_at: the deciding transaction's time),
+ * exact for every attempt whatever the client learned and when:
+ *   committed: attempt sent (client clock) → decided_at; an attempt rejected at the gateway has no
+ *              row and counts its answer (that was the decision);
+ *   admitted:  bookings.requested_at (stamped when the gateway began the call) → decided_at, so
+ *              `committed − admitted` is time spent before the gateway got to the request.
+ * Booking ids are derived from (user, key) exactly as the service derives them.
+ */
 async function serverDecisionTimes(
   ctx: Ctx,
   eventId: string,
-): Promise<{ summary: Summary; lastReservedEpochMs: number }> {
-  const { rows } = await ctx.db.query<{ ms: number }>(
-    `select extract(epoch from (decided_at - requested_at)) * 1000 as ms from bookings where event_id = $1`,
+  attempts: Attempts,
+  bookingIdOf: (i: number) => string,
+): Promise<{ committed: Summary; admitted: Summary; lastReservedEpochMs: number }> {
+  const { rows } = await ctx.db.query<{ id: string; decided: number; admitted: number; reserved: boolean }>(
+    `select id, extract(epoch from decided_at) * 1000 as decided,
+            extract(epoch from (decided_at - requested_at)) * 1000 as admitted, status = 'RESERVED' as reserved
+     from bookings where event_id = $1`,
     [eventId],
   );
-  const { rows: last } = await ctx.db.query<{ at: number | null }>(
-    `select extract(epoch from max(decided_at)) * 1000 as at from bookings where event_id = $1 and status = 'RESERVED'`,
-    [eventId],
-  );
-  return { summary: summarize(rows.map((r) => Number(r.ms))), lastReservedEpochMs: Number(last[0]?.at ?? NaN) };
+  const decidedAt = new Map(rows.map((r) => [r.id, Number(r.decided)]));
+  const committed = new Samples(attempts.total);
+  for (let i = 0; i < attempts.total; i++) {
+    if (attempts.sentAt[i] === 0) continue;
+    const at = decidedAt.get(bookingIdOf(i));
+    if (at !== undefined) committed.add(at - toEpoch(attempts.sentAt[i]));
+    else if (attempts.decidedAt[i] > 0) committed.add(attempts.decidedAt[i] - attempts.sentAt[i]);
+  }
+  const reservedAt = rows.filter((r) => r.reserved).map((r) => Number(r.decided));
+  return {
+    committed: committed.summary(),
+    admitted: summarize(rows.map((r) => Number(r.admitted))),
+    lastReservedEpochMs: reservedAt.length ? reservedAt.reduce((a, b) => Math.max(a, b)) : NaN,
+  };
 }
 
 const toEpoch = (perfMs: number) => performance.timeOrigin + perfMs;
@@ -634,7 +658,10 @@ export interface RunResult {
     decisionsPerSec: number;
     bookTicket: Summary;
     decision: Summary;
-    serverDecision: Summary;
+    /** Attempt sent → Postgres decision (see serverDecisionTimes). */
+    committedDecision: Summary;
+    /** Gateway began the call → Postgres decision. */
+    admittedDecision: Summary;
     queuedAnswers: number;
     errors: number;
     firstError: string | undefined;
@@ -660,7 +687,10 @@ export interface RunResult {
     maxClientQueue: number;
     bookTicket: Summary;
     decision: Summary;
-    serverDecision: Summary;
+    /** Attempt sent → Postgres decision (see serverDecisionTimes). */
+    committedDecision: Summary;
+    /** Gateway began the call → Postgres decision. */
+    admittedDecision: Summary;
     queuedAnswers: number;
     errors: number;
     firstError: string | undefined;
@@ -743,7 +773,8 @@ export async function runOnce(ctx: Ctx, run: number): Promise<RunResult> {
     const attempts = new Attempts(p.users);
     const book = bookPayload(eventId);
     const key = `sale-${run}`;
-    const poller = new QueuedPoller(attempts, small, (i) => users.headers[i], p.pollMs, 32);
+    const pollClients = sut.gatewayOrigins.map((o) => new HttpClient(o, Math.ceil(POLLERS / G)));
+    const poller = new QueuedPoller(attempts, pollClients, (i) => users.headers[i], p.pollMs, POLLERS);
     progress.start(`run ${run}: burst, ${group(p.users)} buyers at once for ${group(p.tickets)} tickets`);
     const progressTimer = setInterval(
       () => progress.update(attempts.decided / p.users, `${group(attempts.decided)}/${group(p.users)} decided`),
@@ -826,6 +857,7 @@ export async function runOnce(ctx: Ctx, run: number): Promise<RunResult> {
     clearInterval(progressTimer);
     const burstTimeline = timeline.stop();
     await poller.stop();
+    await Promise.all(pollClients.map((c) => c.close()));
     const metricsAfter = await bookingCounters(sut.metricsTargets);
     await readers.close();
     for (const s of sockets) s?.close();
@@ -835,7 +867,7 @@ export async function runOnce(ctx: Ctx, run: number): Promise<RunResult> {
     const lastSent = attempts.lastOf(attempts.sentAt);
     const lastDecided = attempts.lastOf(attempts.decidedAt);
     const lastReserved = attempts.lastOf(attempts.decidedAt, RESERVED);
-    const server = await serverDecisionTimes(ctx, eventId);
+    const server = await serverDecisionTimes(ctx, eventId, attempts, (i) => bookingIdFor(users.ids[i], key));
     const stages = gatewayRejections(metricsBefore, metricsAfter);
     const reserved = attempts.count(RESERVED);
     const invariants = await checkInvariants(ctx, eventId, p.tickets, reserved, p.users >= p.tickets);
@@ -854,7 +886,8 @@ export async function runOnce(ctx: Ctx, run: number): Promise<RunResult> {
       decisionsPerSec: rate(attempts.decided, lastDecided - first),
       bookTicket: attempts.latencies(attempts.answeredAt),
       decision: attempts.latencies(attempts.decidedAt),
-      serverDecision: server.summary,
+      committedDecision: server.committed,
+      admittedDecision: server.admitted,
       queuedAnswers: attempts.queued,
       errors: attempts.errors,
       firstError: attempts.firstError,
@@ -958,7 +991,8 @@ export async function runOnce(ctx: Ctx, run: number): Promise<RunResult> {
     const rampClients = sut.gatewayOrigins.map((o) => new HttpClient(o, Math.max(1, Math.ceil(p.rampConnections / G))));
     await Promise.all(rampClients.map((c) => c.warm()));
     const userOf = (i: number) => i % p.users;
-    const poller = new QueuedPoller(attempts, small, (i) => users.headers[userOf(i)], p.pollMs, 16);
+    const pollClients = sut.gatewayOrigins.map((o) => new HttpClient(o, Math.ceil(POLLERS / G)));
+    const poller = new QueuedPoller(attempts, pollClients, (i) => users.headers[userOf(i)], p.pollMs, POLLERS);
     progress.start(`run ${run}: ramp, ${group(p.rampRate)} attempts/s for ${p.durationS}s (open loop)`);
     const timeline = new Timeline(
       ctx.sampler,
@@ -1000,8 +1034,10 @@ export async function runOnce(ctx: Ctx, run: number): Promise<RunResult> {
     });
     const rampTimeline = timeline.stop();
     await poller.stop();
-    await Promise.all(rampClients.map((c) => c.close()));
-    const server = await serverDecisionTimes(ctx, eventId);
+    await Promise.all([...rampClients, ...pollClients].map((c) => c.close()));
+    const server = await serverDecisionTimes(ctx, eventId, attempts, (i) =>
+      bookingIdFor(users.ids[userOf(i)], `ramp-${run}-${i}`),
+    );
     const invariants = await checkInvariants(ctx, eventId, tickets, attempts.count(RESERVED), false);
     result.ramp = {
       eventId,
@@ -1012,7 +1048,8 @@ export async function runOnce(ctx: Ctx, run: number): Promise<RunResult> {
       maxClientQueue: rampClients.reduce((n, c) => n + c.maxWaiting, 0),
       bookTicket: attempts.latencies(attempts.answeredAt),
       decision: attempts.latencies(attempts.decidedAt),
-      serverDecision: server.summary,
+      committedDecision: server.committed,
+      admittedDecision: server.admitted,
       queuedAnswers: attempts.queued,
       errors: attempts.errors,
       firstError: attempts.firstError,
