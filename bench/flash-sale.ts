@@ -248,7 +248,11 @@ async function main(): Promise<void> {
       progress.log(`wrote ${flags.json}`);
     }
   } finally {
-    progress.log('cleaning up (processes, streams, keys, database)…');
+    progress.log(
+      flags.url
+        ? 'closing connections (the running system keeps the users and events the benchmark added)'
+        : 'cleaning up (processes, streams, keys, database)…',
+    );
     await cleanup();
   }
 }
