@@ -33,7 +33,13 @@ export function jsonHeaders(authorization?: string): RawHeaders {
  */
 export class HttpClient {
   private readonly clients: Client[];
-  private readonly free: Client[];
+  /**
+   * Idle connections, oldest first. Taking the one idle longest (not the last freed) keeps every
+   * connection in use: one left idle past the server's keep-alive timeout (5 s in the app) is
+   * closed, and reopening many at once stalls on connect exactly like a cold start.
+   */
+  private free: Client[];
+  private freeHead = 0;
   private queue: ((client: Client) => void)[] = [];
   private head = 0;
   /** Most requests that ever waited for a free connection at once (0: the connections sufficed). */
@@ -56,7 +62,7 @@ export class HttpClient {
           bodyTimeout: 120_000,
         }),
     );
-    this.free = [...this.clients].reverse();
+    this.free = [...this.clients];
   }
 
   /** Opens (or touches) every connection with `GET path`, `parallel` at a time. */
@@ -81,7 +87,11 @@ export class HttpClient {
           },
         );
       };
-      const client = this.free.pop();
+      const client = this.freeHead < this.free.length ? this.free[this.freeHead++] : undefined;
+      if (this.freeHead > 10_000) {
+        this.free = this.free.slice(this.freeHead);
+        this.freeHead = 0;
+      }
       if (client) run(client);
       else {
         this.queue.push(run);
