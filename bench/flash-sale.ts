@@ -591,7 +591,8 @@ function renderTable(
   lines.push(table(rows));
 
   // CPU per process and phase, in cores (1.00 = one core busy for the whole phase).
-  const phases = [...baselines.cpu, ...runs.flatMap((r) => r.cpu)];
+  // Baselines and the last run (every run's phases are in --json).
+  const phases = [...baselines.cpu, ...last.cpu];
   if (phases.length) {
     const names = [...new Set(phases.flatMap((ph) => ph.cpu.map((c) => c.name)))];
     const cpuRows: string[][] = [['CPU (cores used)', ...phases.map((ph) => `${ph.phase} ${ph.seconds.toFixed(0)}s`)]];
