@@ -19,10 +19,12 @@
  *
  * Flags (defaults): --tickets 10000 --users 50000 --gateways 1 --workers 1 --arrival burst|ramp
  * (both) --ramp-rate 2000 --duration 10 (s, ramp and throughput phases) --concurrency 64
- * --readers 200 --burst-connections 2000 --ramp-connections (rate × wait) --ws-share 0.2 --wait-ms 2000 (BOOKING_WAIT_MS)
- * --runs 1 --json FILE --url URL --jwt-secret S --namespace NS --env K=V (more env for the
- * children, repeatable) --naive-clients 50 --skip-baselines --skip-throughput (no sold-out/read phases) --cpu-prof DIR (V8 profiles of the
- * gateway/worker processes, written when they stop) --quick.
+ * --readers 200 --burst-connections 2000 --ramp-connections (rate × wait) --ws-share 0.2
+ * --wait-ms 2000 (BOOKING_WAIT_MS) --runs 1 --json FILE --url URL --jwt-secret S --namespace NS
+ * --env K=V (more env for the children, repeatable) --naive-clients 50 --skip-baselines
+ * --skip-throughput (no sold-out/read phases) --cpu-prof DIR (V8 profiles of the gateway/worker
+ * processes, written when they stop; summarize with dist/bench/profile-summary.js) --quick.
+ * Each phase's per-second timeline (counts and cores per process) goes to stderr and --json.
  * DATABASE_URL, REDIS_URL, NATS_URL and JWT_SECRET are read through the app's config module.
  */
 import 'reflect-metadata';
