@@ -2,7 +2,7 @@ import { print } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BookTicketDocument, EventDocument, EventsDocument, MeDocument } from './generated/graphql.js';
 import { ADMIN_EMAIL, HOUR, createEvent, signUp } from './support/fixtures.js';
-import { startTestSystem, type TestSystem } from './support/system.js';
+import { startTestSystem, wsClient, wsRequest, type TestSystem } from './support/system.js';
 
 let sys: TestSystem;
 let admin: string;
@@ -56,5 +56,31 @@ describe('compiled operations', () => {
     expect((await served('full')) - fullBefore).toBe(10);
     // The cases above cover success, a domain error, an auth error and a request error.
     expect(cases.map((c) => c.compiled.status)).toEqual([200, 200, 200, 200, 401, 200, 400, 200]);
+  });
+
+  it('run compiled over graphql-ws too, with the same answers as HTTP', async () => {
+    const event = await createEvent(sys, admin, {
+      title: 'Socket Parity',
+      saleStartsAt: new Date(Date.now() + HOUR).toISOString(),
+    });
+    const { token } = await signUp(sys);
+    const socket = wsClient(sys.wsUrl, token);
+    try {
+      const viaSocket = [
+        await wsRequest(socket, EventDocument, { id: event.id }),
+        await wsRequest(socket, MeDocument, {}),
+        await wsRequest(socket, BookTicketDocument, { eventId: event.id, idempotencyKey: 'k' }),
+      ];
+      const viaHttp = [
+        (await bothPaths(EventDocument, { id: event.id })).apollo.body,
+        (await bothPaths(MeDocument, {}, token)).apollo.body,
+        (await bothPaths(BookTicketDocument, { eventId: event.id, idempotencyKey: 'k' }, token)).apollo.body,
+      ];
+      expect(viaSocket.map(({ status: _status, ...body }) => body)).toEqual(viaHttp);
+      // The sale has not started: a domain error, not a transport one.
+      expect(JSON.stringify(viaHttp[2])).toContain('NOT_ON_SALE');
+    } finally {
+      await socket.dispose();
+    }
   });
 });

@@ -7,9 +7,8 @@ import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import {
   GraphQLError,
   NoSchemaIntrospectionCustomRule,
-  parse,
+  execute,
   specifiedRules,
-  validate,
   type ExecutionArgs,
   type GraphQLFormattedError,
   type GraphQLSchema,
@@ -122,7 +121,7 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
       return false;
     }
     if (!isPlainRequest(request)) return false;
-    const operation = compiled.get(request.query, request.operationName ?? undefined);
+    const operation = compiled.prepare(request.query, request.operationName).compiled;
     if (!operation) return false;
     let user: AuthUser | null;
     try {
@@ -205,26 +204,15 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
             }
           },
           onSubscribe: (ctx, _id, payload): ExecutionArgs | readonly GraphQLError[] => {
-            let document;
-            try {
-              document = parse(payload.query, { maxTokens: LIMITS.maxTokens });
-            } catch (err) {
-              const message = err instanceof GraphQLError ? err.message : 'Invalid query';
+            const prepared = compiled.prepare(payload.query, payload.operationName);
+            if (prepared.failedAt === 'parse') {
+              const message = prepared.errors[0]?.message ?? 'Invalid query';
               // graphql-js names the token limit in its message ("more than N tokens"); keep it hidden.
               const hidden = /\d+ tokens/.test(message) ? 'Syntax Error: Query validation error.' : message;
               return [new GraphQLError(hidden, { extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
             }
-            let errors: readonly GraphQLError[];
-            try {
-              errors = validate(opts.schema, document, rules);
-            } catch (err) {
-              // graphql-armor's limit rules throw their error instead of reporting it (Apollo catches
-              // that on HTTP); without this, graphql-ws would close the whole socket as an internal error.
-              if (!(err instanceof GraphQLError)) throw err;
-              errors = [err];
-            }
-            if (errors.length > 0) {
-              return errors.map(
+            if (prepared.failedAt === 'validation' || !prepared.document) {
+              return prepared.errors.map(
                 (e) =>
                   new GraphQLError(opts.production ? hideSuggestions(e.message) : e.message, {
                     nodes: e.nodes,
@@ -234,11 +222,18 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
             }
             return {
               schema: opts.schema,
-              document,
+              document: prepared.document,
               variableValues: payload.variables ?? null,
               operationName: payload.operationName ?? null,
               contextValue: opts.createContext(users.get(ctx) ?? null),
             };
+          },
+          // Queries and mutations run compiled, as on HTTP; subscriptions on graphql's own subscribe.
+          execute: (args) => {
+            const operation = compiled.compiledFor(args.document);
+            return operation
+              ? operation.query(args.rootValue, args.contextValue, args.variableValues ?? {})
+              : execute(args);
           },
           onNext: (_ctx, _id, _payload, _args, result) =>
             result.errors
