@@ -9,14 +9,24 @@ export type Probe = () => Promise<unknown>;
 export type HealthReport = Record<Dependency, { up: boolean; error?: string }>;
 
 const PROBE_TIMEOUT_MS = 1000;
+/**
+ * A probe that errors marks its dependency down at once; one that is merely slow must stay slow this
+ * many checks in a row. Under a flash-sale load the event loop itself lags by a second at times, and
+ * one late answer must not turn every booking away as UNAVAILABLE.
+ */
+const TIMEOUTS_BEFORE_DOWN = 3;
+
+class ProbeTimeout extends Error {}
 
 export class HealthMonitor {
   private report: HealthReport;
   private timer: NodeJS.Timeout | undefined;
+  private readonly timeoutsInARow: Record<Dependency, number> = { postgres: 0, redis: 0, nats: 0 };
 
   constructor(
     private readonly probes: Record<Dependency, Probe>,
     private readonly intervalMs = 1000,
+    private readonly probeTimeoutMs = PROBE_TIMEOUT_MS,
   ) {
     this.report = { postgres: { up: true }, redis: { up: true }, nats: { up: true } };
   }
@@ -48,10 +58,12 @@ export class HealthMonitor {
     const entries = await Promise.all(
       DEPENDENCIES.map(async (dep) => {
         try {
-          await withTimeout(this.probes[dep](), PROBE_TIMEOUT_MS);
+          await withTimeout(this.probes[dep](), this.probeTimeoutMs);
+          this.timeoutsInARow[dep] = 0;
           return [dep, { up: true }] as const;
         } catch (err) {
-          return [dep, { up: false, error: errorMessage(err) }] as const;
+          const slowOnly = err instanceof ProbeTimeout && ++this.timeoutsInARow[dep] < TIMEOUTS_BEFORE_DOWN;
+          return [dep, slowOnly ? this.report[dep] : { up: false, error: errorMessage(err) }] as const;
         }
       }),
     );
@@ -67,7 +79,7 @@ function errorMessage(err: unknown): string {
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(new ProbeTimeout(`no answer within ${ms} ms`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

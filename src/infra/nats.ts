@@ -56,6 +56,8 @@ export async function openNats(url: string, namespace: string, log: Logger): Pro
     name: `${namespace}-${process.pid}`,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
+    // Otherwise every request and publish builds an Error for its stack trace, even when it succeeds.
+    noAsyncTraces: true,
   });
   void (async () => {
     for await (const s of nc.status()) {

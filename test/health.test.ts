@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { HealthMonitor, type Probe } from '../src/infra/health.js';
+
+const answers: Probe = () => Promise.resolve();
+const hangs: Probe = () => new Promise(() => undefined);
+const refuses: Probe = () => Promise.reject(new Error('connect ECONNREFUSED'));
+
+describe('HealthMonitor', () => {
+  it('marks a dependency that refuses down at the first check', async () => {
+    const health = new HealthMonitor({ postgres: answers, redis: refuses, nats: answers }, 1000, 20);
+    const report = await health.check();
+    expect(report.redis).toEqual({ up: false, error: 'connect ECONNREFUSED' });
+    expect(health.down()).toEqual(['redis']);
+  });
+
+  it('keeps a slow dependency up for two late answers and marks it down at the third', async () => {
+    let probe = hangs;
+    const health = new HealthMonitor({ postgres: answers, redis: answers, nats: () => probe() }, 1000, 20);
+    await health.check();
+    await health.check();
+    expect(health.allUp()).toBe(true);
+    await health.check();
+    expect(health.down()).toEqual(['nats']);
+    expect((await health.check()).nats.error).toMatch(/no answer within 20 ms/);
+    // One answer in time brings it back and starts the count again.
+    probe = answers;
+    await health.check();
+    expect(health.allUp()).toBe(true);
+    probe = hangs;
+    await health.check();
+    expect(health.allUp()).toBe(true);
+  });
+});
