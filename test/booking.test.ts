@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BookTicketDocument,
@@ -240,6 +241,26 @@ describe('rules', () => {
     expect(errorCode(unknown)).toBe('NOT_FOUND');
     const badKey = await gql(sys.url, BookTicketLeanDocument, { eventId: event.id, idempotencyKey: '' }, token);
     expect(errorCode(badKey)).toBe('BAD_USER_INPUT');
+  });
+
+  it('refuses a signed token of a user Postgres does not know, without holding up the rest of its batch', async () => {
+    const event = await createEvent(sys, admin, { ticketsTotal: 5, maxPerUser: 1 });
+    const buyers = await createBuyers(sys, 5);
+    const ghosts = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        sys.app.services.tokens.issue({ id: randomUUID(), email: `ghost-${randomUUID()}@example.test`, role: 'USER' }),
+      ),
+    );
+    const tokens = [...ghosts, ...buyers.map((b) => b.token)];
+    const answers = await Promise.all(
+      tokens.map((token) => gqlOk(sys.url, BookTicketLeanDocument, { eventId: event.id, idempotencyKey: 'g' }, token)),
+    );
+    const outcomes = await Promise.all(answers.map((a, i) => decided(a.bookTicket, tokens[i]!)));
+    expect(outcomes.slice(0, 5).map((o) => [o.status, o.reason])).toEqual(Array(5).fill(['REJECTED', null]));
+    expect(outcomes.slice(5).map((o) => o.status)).toEqual(Array(5).fill('RESERVED'));
+    const state = await stockState(sys, event.id);
+    expect(state.pgAvailable).toBe(0);
+    expect(state.redis.stock).toBe(0);
   });
 
   it('shows a booking and its order only to the buyer', async () => {

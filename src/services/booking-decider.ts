@@ -68,11 +68,15 @@ export class BookingDecider {
     // The same attempt can be queued twice (a client retry, a sweep re-publish); decide it once.
     const requests = [...new Map(batch.map((r) => [r.bookingId, r])).values()];
     const events = await this.catalog.getMany([...new Set(requests.map((r) => r.eventId))]);
-    const gated = await this.gateAll(requests, events);
+    const users = await this.knownUsers(requests.map((r) => r.userId));
+    const gated = await this.gateAll(
+      requests.filter((r) => users.has(r.userId)),
+      events,
+    );
     await this.faults.afterGate?.();
 
     const em = this.orm.em.fork();
-    const result = await em.transactional((tx) => this.commit(tx, requests, events, gated));
+    const result = await em.transactional((tx) => this.commit(tx, requests, events, users, gated));
 
     // Tell Redis what Postgres did, per event (a fault here leaves the job to be redelivered).
     const stock = await Promise.all(
@@ -124,6 +128,7 @@ export class BookingDecider {
     tx: EntityManager,
     requests: readonly BookingRequest[],
     events: Map<string, Event>,
+    users: Set<string>,
     gated: Map<string, GateDecision>,
   ) {
     const eventIds = [...events.keys()];
@@ -174,6 +179,14 @@ export class BookingDecider {
           if (sameReservation) push(committed, r.eventId, r);
           else push(refused, r.eventId, { ...r, decision: conflict ? 'X:CONFLICT' : gateMemory(prior) });
         }
+        continue;
+      }
+
+      if (!users.has(r.userId)) {
+        // A validly signed token for a user Postgres does not know (a deleted account, a token
+        // minted with this secret elsewhere): no row can reference it, so it is refused here, not retried forever
+        // with the rest of its batch. No BookingRejection fits; the reason stays empty.
+        decisions.push({ ...decisionOf(r), status: 'REJECTED', reason: null, orderId: null });
         continue;
       }
 
@@ -259,6 +272,15 @@ export class BookingDecider {
     };
   }
 
+  /** The batch's users that exist: accounts are never deleted, so this holds through the transaction. */
+  private async knownUsers(userIds: string[]): Promise<Set<string>> {
+    if (userIds.length === 0) return new Set();
+    const rows = await this.orm.em
+      .fork()
+      .execute<{ id: string }[]>(`select id from users where id in (?)`, [[...new Set(userIds)]]);
+    return new Set(rows.map((r) => r.id));
+  }
+
   private async existingBookings(tx: EntityManager, ids: string[]): Promise<Map<string, PriorBooking>> {
     if (ids.length === 0) return new Map();
     const rows = await tx.execute<
@@ -315,6 +337,10 @@ export class BookingDecider {
       heldByUser: new Map(rows.filter((r) => r.user_id).map((r) => [r.user_id!, Number(r.held)])),
     };
   }
+}
+
+function decisionOf(r: BookingRequest): Pick<Decision, 'bookingId' | 'userId' | 'eventId'> {
+  return { bookingId: r.bookingId, userId: r.userId, eventId: r.eventId };
 }
 
 function groupHolds(holds: { orderId: string; expiresAt: Date }[]): { orderIds: string[]; expiresAt: Date }[] {
