@@ -184,8 +184,8 @@ export class BookingDecider {
 
       if (!users.has(r.userId)) {
         // A validly signed token for a user Postgres does not know (a deleted account, a token
-        // minted with this secret elsewhere): no row can reference it, so it is refused here, not retried forever
-        // with the rest of its batch. No BookingRejection fits; the reason stays empty.
+        // minted with this secret elsewhere): no row can reference it, so it is refused here
+        // rather than failing its whole batch forever. No BookingRejection fits; no reason given.
         decisions.push({ ...decisionOf(r), status: 'REJECTED', reason: null, orderId: null });
         continue;
       }
