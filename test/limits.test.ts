@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { startTestSystem, wsClient, type TestSystem } from './support/system.js';
@@ -130,5 +131,41 @@ describe.each(transports)('field suggestions over %s', (_name, send) => {
     const outcome = await send(prod, TYPO);
     expect(outcome.errors?.[0]?.message).toMatch(/Cannot query field "totalCont"/);
     expect(outcome.errors?.[0]?.message).not.toMatch(/Did you mean|totalCount/);
+  });
+});
+
+describe('request body size', () => {
+  /** POSTs `size` bytes of JSON, with a Content-Length or chunked, and reads the answer. */
+  function post(sys: TestSystem, size: number, chunked: boolean): Promise<{ status: number; body: string }> {
+    const body = Buffer.from(JSON.stringify({ query: '{ __typename }', pad: 'x'.repeat(size) }));
+    return new Promise((resolve, reject) => {
+      const req = request(sys.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(chunked ? {} : { 'content-length': body.length }) },
+      });
+      req.on('response', (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      });
+      // The server may stop reading once it has answered 413; a late write error is expected then.
+      req.on('error', (err) => (req.writableFinished ? undefined : reject(err)));
+      if (chunked) for (let i = 0; i < body.length; i += 16 * 1024) req.write(body.subarray(i, i + 16 * 1024));
+      else req.write(body);
+      req.end();
+    });
+  }
+
+  it.each([
+    ['declared in Content-Length', false],
+    ['streamed in chunks', true],
+  ])('refuses a body over 100 KiB %s with 413, and still serves a normal one', async (_how, chunked) => {
+    const tooLarge = await post(dev, 200 * 1024, chunked);
+    expect(tooLarge.status).toBe(413);
+    expect(JSON.parse(tooLarge.body)).toEqual({ error: 'request body exceeds 102400 bytes' });
+    const fine = await post(dev, 10 * 1024, chunked);
+    expect(fine.status).toBe(200);
+    expect(JSON.parse(fine.body)).toEqual({ data: { __typename: 'Query' } });
   });
 });

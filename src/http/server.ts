@@ -43,6 +43,7 @@ export async function startHttpServer(opts: {
       sendJson(res, 404, { error: 'not found' });
     } catch (err) {
       if (err instanceof BodyTooLargeError) {
+        res.shouldKeepAlive = false; // the rest of the body is not read
         sendJson(res, 413, { error: err.message });
         return;
       }

@@ -1,5 +1,5 @@
 import { Repeater } from '@repeaterjs/repeater';
-import { v5 as uuidv5 } from 'uuid';
+import { parse as parseUuid, v5 as uuidv5 } from 'uuid';
 import type { Config } from '../config.js';
 import type { RequestContext } from '../context.js';
 import { Booking, BookingRejection, type BookingStatus } from '../entities/booking.entity.js';
@@ -30,9 +30,10 @@ export interface BookingView {
 }
 
 /** Booking ids are derived from (user, idempotency key): a retry names the same booking. */
-const BOOKING_NAMESPACE = '6f0a4c1e-2b7d-4f5a-9c3e-8d1b2a7e4f60';
+const BOOKING_NAMESPACE = parseUuid('6f0a4c1e-2b7d-4f5a-9c3e-8d1b2a7e4f60');
 export function bookingIdFor(userId: string, idempotencyKey: string): string {
-  return uuidv5(`${userId}:${idempotencyKey}`, BOOKING_NAMESPACE);
+  // Bytes in, not strings: uuid would re-parse the namespace and encode the name in JS on every call.
+  return uuidv5(Buffer.from(`${userId}:${idempotencyKey}`), BOOKING_NAMESPACE);
 }
 
 export interface BookingServiceDeps {
