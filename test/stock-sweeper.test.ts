@@ -66,4 +66,26 @@ describe('the stock sweep', () => {
     await sweeper.runNow();
     expect(await sys.app.services.gate.stock(event.id)).toBe(9);
   });
+
+  it('rebuilds the buyers held in Redis when their number differs from Postgres, and only then', async () => {
+    const event = await createEvent(sys, admin, { ticketsTotal: 10 });
+    const buyers = [await signUp(sys), await signUp(sys)];
+    for (const [i, b] of buyers.entries())
+      await gqlOk(sys.url, BookTicketLeanDocument, { eventId: event.id, idempotencyKey: `h${i}` }, b.token);
+    const heldKey = `${sys.config.namespace}:{e:${event.id}}:held`;
+    const [first] = Object.keys((await stockState(sys, event.id)).heldByUser);
+
+    // Stock and version agree, so a round leaves Redis as it is...
+    const before = await sys.app.services.gate.summary(event.id);
+    expect(before).toMatchObject({ stock: 8, inflightQty: 0, holders: 2 });
+    await sweeper.runNow();
+    expect(await sys.app.services.gate.summary(event.id)).toEqual(before);
+
+    // ...until a buyer's count is lost: then the whole hash is rebuilt from Postgres.
+    await sys.app.infra.redis.hdel(heldKey, first!);
+    await sweeper.runNow();
+    const state = await stockState(sys, event.id);
+    expect(state.redis.held).toEqual(state.heldByUser);
+    expect(Object.keys(state.redis.held)).toHaveLength(2);
+  });
 });

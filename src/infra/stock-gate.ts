@@ -91,7 +91,7 @@ for i = 3, #ARGV, 4 do
     -- Reserved before Redis lost its data and committed after the reload's snapshot: count it now.
     if not wasInFlight and newer then redis.call('HINCRBY', KEYS[2], u, q) end
   else
-    if wasInFlight then redis.call('HINCRBY', KEYS[2], u, -q) end
+    if wasInFlight and redis.call('HINCRBY', KEYS[2], u, -q) <= 0 then redis.call('HDEL', KEYS[2], u) end
     redis.call('HSET', KEYS[3], b, o)
   end
 end
@@ -111,7 +111,7 @@ return tonumber(redis.call('GET', KEYS[1]))
 const ADJUST = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 if redis.call('SADD', KEYS[5], ARGV[5]) == 1 then
-  redis.call('HINCRBY', KEYS[2], ARGV[3], tonumber(ARGV[4]))
+  if redis.call('HINCRBY', KEYS[2], ARGV[3], tonumber(ARGV[4])) <= 0 then redis.call('HDEL', KEYS[2], ARGV[3]) end
 end
 redis.call('EXPIRE', KEYS[5], ${DAY_SECONDS * 7})
 local ver = tonumber(ARGV[2])
@@ -260,6 +260,29 @@ export class StockGate {
     return (
       (await this.script('gateReconcile')(k.stock, k.held, k.inflightQty, k.version, ...snapshotArgs(snapshot))) === 1
     );
+  }
+
+  /**
+   * What the sweep compares with Postgres before deciding to rebuild an event: a few small reads,
+   * where a rebuild rewrites a hash of every buyer. A buyer whose tickets all went back has no
+   * field in `held` (the scripts delete it), so `holders` counts the same buyers Postgres does.
+   */
+  async summary(
+    eventId: string,
+  ): Promise<{ stock: number | null; version: number | null; inflightQty: number; holders: number }> {
+    const k = this.keys(eventId);
+    const [[, values], [, holders]] = (await this.redis
+      .multi()
+      .mget(k.stock, k.version, k.inflightQty)
+      .hlen(k.held)
+      .exec()) as [[unknown, (string | null)[]], [unknown, number]];
+    const [stock, version, inflightQty] = values;
+    return {
+      stock: stock == null ? null : Number(stock),
+      version: version == null ? null : Number(version),
+      inflightQty: Number(inflightQty ?? 0),
+      holders,
+    };
   }
 
   /** The Redis stock, or null when not loaded. */
