@@ -83,7 +83,7 @@ export async function naiveBaseline(opts: {
   const { rows } = await admin.query<{ max: string; used: string }>(
     `select current_setting('max_connections') as max, (select count(*) from pg_stat_activity) as used`,
   );
-  const clients = Math.max(1, Math.min(opts.clients, Number(rows[0].max) - Number(rows[0].used) - 10));
+  const clients = Math.max(1, Math.min(opts.clients, Number(rows[0]!.max) - Number(rows[0]!.used) - 10));
   await admin.query(
     `create table ${events} (id integer primary key, available integer not null check (available >= 0))`,
   );

@@ -235,7 +235,7 @@ async function main(): Promise<void> {
     for (let run = 1; run <= flags.runs; run++) {
       runs.push(await runOnce(ctx, run));
       if (flags.runs > 1) {
-        const after = runs[runs.length - 1].rssAfterMb;
+        const after = runs[runs.length - 1]!.rssAfterMb;
         progress.log(
           `RSS after run ${run}: ${sut.appProcessNames.map((n) => `${n} ${Math.round(after[n] ?? 0)} MB`).join(', ')}`,
         );
@@ -318,7 +318,8 @@ function machine() {
 }
 
 function buildReport(flags: Flags, sut: SystemUnderTest, baselines: Baselines, runs: RunResult[]) {
-  const last = runs[runs.length - 1];
+  // flags.runs >= 1, so there is a last run.
+  const last = runs[runs.length - 1]!;
   const burst = last.burst;
   const ramp = last.ramp;
   const bareRps = baselines.bare?.rps ?? NaN;
@@ -408,7 +409,8 @@ function renderTable(
   report: Report,
 ): string {
   const p = flags.params;
-  const last = runs[runs.length - 1];
+  // flags.runs >= 1, so there is a last run.
+  const last = runs[runs.length - 1]!;
   const { burst, ramp, soldOut, read } = last;
   const m = machine();
   const lines: string[] = [];

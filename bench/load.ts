@@ -107,7 +107,7 @@ export class HttpClient {
 
   private release(client: Client): void {
     if (this.head < this.queue.length) {
-      const next = this.queue[this.head++];
+      const next = this.queue[this.head++]!;
       if (this.head > 10_000) {
         this.queue = this.queue.slice(this.head);
         this.head = 0;
@@ -137,7 +137,7 @@ export class HttpClient {
         onResponseEnd() {
           resolve({
             status,
-            body: chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8'),
+            body: chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8'),
           });
         },
         onResponseError(_c, err) {
@@ -387,7 +387,7 @@ export async function forEachLimit<T>(items: readonly T[], limit: number, fn: (i
     Array.from({ length: Math.min(limit, items.length) }, async () => {
       while (next < items.length) {
         const i = next++;
-        await fn(items[i], i);
+        await fn(items[i]!, i);
       }
     }),
   );

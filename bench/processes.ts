@@ -136,8 +136,14 @@ export function pidsByName(prefixes: readonly string[]): number[] {
 /** Busy and total CPU seconds of the whole machine since boot (/proc/stat), to see load we did not start. */
 export function machineCpu(): { busy: number; total: number } {
   try {
-    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0];
-    const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1, 9).map(Number);
+    // split() always yields at least one element.
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+    // A field missing from the line makes the figures unknown (NaN).
+    const [user = NaN, nice = NaN, system = NaN, idle = NaN, iowait = NaN, irq = NaN, softirq = NaN, steal = NaN] = line
+      .trim()
+      .split(/\s+/)
+      .slice(1, 9)
+      .map(Number);
     const busy = user + nice + system + irq + softirq + steal;
     return { busy: busy / CLK_TCK, total: (busy + idle + iowait) / CLK_TCK };
   } catch {

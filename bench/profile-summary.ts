@@ -27,9 +27,9 @@ export function bucketOf(url: string, functionName: string): string {
     return functionName;
   }
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
-  if (pkg) return pkg[1];
+  if (pkg) return pkg[1]!;
   const app = /\/dist\/(src\/[^/]+|bench|scripts)/.exec(url);
-  if (app) return app[1];
+  if (app) return app[1]!;
   if (url.startsWith('node:')) return 'node internals';
   return url ? 'other' : '(native)';
 }

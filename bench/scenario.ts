@@ -132,7 +132,7 @@ export async function createUsers(ctx: Ctx, count: number, role: 'USER' | 'ADMIN
       (_, j) => `($${2 * j + 1}, $${2 * j + 2}, 'Bench buyer', 'not-a-hash', '${role}')`,
     );
     const params: string[] = [];
-    for (let j = 0; j < n; j++) params.push(ids[i + j], emails[i + j]);
+    for (let j = 0; j < n; j++) params.push(ids[i + j]!, emails[i + j]!);
     await ctx.db.query(`insert into users (id, email, name, password_hash, role) values ${values.join(', ')}`, params);
     ctx.progress.update((i + n) / count / 2, `${group(i + n)} users inserted`);
   }
@@ -140,7 +140,7 @@ export async function createUsers(ctx: Ctx, count: number, role: 'USER' | 'ADMIN
   for (let i = 0; i < count; i += 1000) {
     await Promise.all(
       ids.slice(i, i + 1000).map(async (id, j) => {
-        auth[i + j] = `Bearer ${await ctx.tokens.issue({ id, email: emails[i + j], role }, 6 * 3600)}`;
+        auth[i + j] = `Bearer ${await ctx.tokens.issue({ id, email: emails[i + j]!, role }, 6 * 3600)}`;
       }),
     );
     ctx.progress.update(0.5 + Math.min(count, i + 1000) / count / 2, `${group(Math.min(count, i + 1000))} tokens`);
@@ -247,8 +247,8 @@ class Attempts {
 
   /** After an error answer: whether to send attempt `i` again (a client retries, with the same key, a few times). */
   retry(i: number): boolean {
-    if (this.retries[i] < MAX_RETRIES) {
-      this.retries[i] += 1;
+    if (this.retries[i]! < MAX_RETRIES) {
+      this.retries[i]! += 1;
       return true;
     }
     this.decide(i, null, performance.now());
@@ -264,20 +264,20 @@ class Attempts {
   /** Latencies from send to `to`, for attempts that got there. */
   latencies(to: Float64Array): Summary {
     const s = new Samples(this.total);
-    for (let i = 0; i < this.total; i++) if (to[i] > 0) s.add(to[i] - this.sentAt[i]);
+    for (let i = 0; i < this.total; i++) if (to[i]! > 0) s.add(to[i]! - this.sentAt[i]!);
     return s.summary();
   }
 
   firstSent(): number {
     let min = Infinity;
-    for (let i = 0; i < this.total; i++) if (this.sentAt[i] > 0 && this.sentAt[i] < min) min = this.sentAt[i]!;
+    for (let i = 0; i < this.total; i++) if (this.sentAt[i]! > 0 && this.sentAt[i]! < min) min = this.sentAt[i]!;
     return min;
   }
 
   lastOf(arr: Float64Array, code?: number): number {
     let max = 0;
     for (let i = 0; i < this.total; i++)
-      if ((code === undefined || this.outcome[i] === code) && arr[i] > max) max = arr[i]!;
+      if ((code === undefined || this.outcome[i] === code) && arr[i]! > max) max = arr[i]!;
     return max;
   }
 }
@@ -308,13 +308,13 @@ class QueuedPoller {
   }
 
   private async loop(k: number): Promise<void> {
-    const client = this.clients[k % this.clients.length];
+    const client = this.clients[k % this.clients.length]!;
     while (!this.stopped) {
       if (this.head >= this.queue.length) {
         await sleep(10);
         continue;
       }
-      const item = this.queue[this.head++];
+      const item = this.queue[this.head++]!;
       if (this.head > 50_000) {
         this.queue = this.queue.slice(this.head);
         this.head = 0;
@@ -371,7 +371,7 @@ class Readers {
       Array.from({ length: count }, (_, i) => i),
       50,
       async (i) => {
-        sockets[i] = await GqlSocket.open(wsUrl(gatewayOrigins[i % gatewayOrigins.length]));
+        sockets[i] = await GqlSocket.open(wsUrl(gatewayOrigins[i % gatewayOrigins.length]!));
       },
     );
     const clients = gatewayOrigins.map(
@@ -409,7 +409,7 @@ class Readers {
         if (this.busy[i]) continue;
         this.busy[i] = 1;
         const start = performance.now();
-        this.clients[i % this.clients.length].graphql(body, headers).then(
+        this.clients[i % this.clients.length]!.graphql(body, headers).then(
           (a) => {
             this.busy[i] = 0;
             if (a.status === 200 && a.body.includes('"ticketsAvailable"')) this.reads.add(performance.now() - start);
@@ -505,8 +505,8 @@ class Timeline {
  */
 export function renderTimeline(rows: readonly TimelineRow[], gauges: readonly string[] = []): string {
   if (rows.length === 0) return '';
-  const counters = Object.keys(rows[0].counts);
-  const procs = Object.keys(rows[0].cpu).filter((name) => rows.some((r) => (r.cpu[name] ?? 0) >= 0.05));
+  const counters = Object.keys(rows[0]!.counts);
+  const procs = Object.keys(rows[0]!.cpu).filter((name) => rows.some((r) => (r.cpu[name] ?? 0) >= 0.05));
   const head = counters.map((c) => (gauges.includes(c) ? c : `${c}/s`));
   const out: string[][] = [['t (s)', ...head, ...procs, 'machine']];
   for (const r of rows) {
@@ -553,7 +553,7 @@ async function checkInvariants(
        (select available from stock where event_id = $1) as available`,
     [eventId],
   );
-  const row = rows[0];
+  const row = rows[0]!;
   const tag = `${ctx.sut.namespace}:{e:${eventId}}`;
   const [stock, inflight] = await Promise.all([ctx.redis.get(`${tag}:stock`), ctx.redis.get(`${tag}:inflightqty`)]);
   const reserved = Number(row.reserved);
@@ -608,8 +608,8 @@ async function serverDecisionTimes(
   for (let i = 0; i < attempts.total; i++) {
     if (attempts.sentAt[i] === 0) continue;
     const at = decidedAt.get(bookingIdOf(i));
-    if (at !== undefined) committed.add(at - toEpoch(attempts.sentAt[i]));
-    else if (attempts.decidedAt[i] > 0) committed.add(attempts.decidedAt[i] - attempts.sentAt[i]);
+    if (at !== undefined) committed.add(at - toEpoch(attempts.sentAt[i]!));
+    else if (attempts.decidedAt[i]! > 0) committed.add(attempts.decidedAt[i]! - attempts.sentAt[i]!);
   }
   const reservedAt = rows.filter((r) => r.reserved).map((r) => Number(r.decided));
   return {
@@ -745,13 +745,13 @@ export async function runOnce(ctx: Ctx, run: number): Promise<RunResult> {
     progress.start(`run ${run}: opening ${group(wsCount)} graphql-ws buyer sockets`);
     let opened = 0;
     await forEachLimit(wsUsers, 100, async (u) => {
-      sockets[u] = await GqlSocket.open(wsUrl(sut.gatewayOrigins[u % G]), users.auth[u]);
+      sockets[u] = await GqlSocket.open(wsUrl(sut.gatewayOrigins[u % G]!), users.auth[u]);
       if (++opened % 500 === 0) progress.update(opened / wsCount, `${group(opened)} open`);
     });
     progress.done(`${group(wsCount)} sockets`);
 
     const saleStartsAt = new Date(Date.now() + p.openDelayS * 1000);
-    const eventId = await createEvent(ctx, small[0], { title: `Flash sale ${run}`, tickets: p.tickets, saleStartsAt });
+    const eventId = await createEvent(ctx, small[0]!, { title: `Flash sale ${run}`, tickets: p.tickets, saleStartsAt });
     soldOutEvent = eventId;
     const readers = await Readers.open(ctx, eventId, p.readers);
     progress.log(
@@ -774,7 +774,7 @@ export async function runOnce(ctx: Ctx, run: number): Promise<RunResult> {
     const book = bookPayload(eventId);
     const key = `sale-${run}`;
     const pollClients = sut.gatewayOrigins.map((o) => new HttpClient(o, Math.ceil(POLLERS / G)));
-    const poller = new QueuedPoller(attempts, pollClients, (i) => users.headers[i], p.pollMs, POLLERS);
+    const poller = new QueuedPoller(attempts, pollClients, (i) => users.headers[i]!, p.pollMs, POLLERS);
     progress.start(`run ${run}: burst, ${group(p.users)} buyers at once for ${group(p.tickets)} tickets`);
     const progressTimer = setInterval(
       () => progress.update(attempts.decided / p.users, `${group(attempts.decided)}/${group(p.users)} decided`),
@@ -806,7 +806,7 @@ export async function runOnce(ctx: Ctx, run: number): Promise<RunResult> {
     await withCpu(ctx, `burst (run ${run})`, result.cpu, async () => {
       // graphql-ws buyers: every one sends at once; a QUEUED answer is followed on the same socket.
       const sendWs = (u: number) => {
-        const socket = sockets[u];
+        const socket = sockets[u]!;
         attempts.markSent(u, performance.now());
         socket.request(book(key)).then(
           (r) => {
@@ -835,7 +835,7 @@ export async function runOnce(ctx: Ctx, run: number): Promise<RunResult> {
         attempts.markSent(u, performance.now());
         let parsed: Parsed;
         try {
-          parsed = parseHttpBooking('bookTicket', await client.graphql(book(key), users.headers[u]));
+          parsed = parseHttpBooking('bookTicket', await client.graphql(book(key), users.headers[u]!));
         } catch (err) {
           parsed = { error: `http: ${String(err)}` };
         }
@@ -847,8 +847,8 @@ export async function runOnce(ctx: Ctx, run: number): Promise<RunResult> {
       const connections = Math.min(p.burstConnections, httpUsers.length);
       const httpDone = Promise.all(
         Array.from({ length: connections }, async (_, k) => {
-          const client = burstClients[k % G];
-          while (next < httpUsers.length) await sendHttp(httpUsers[next++], client);
+          const client = burstClients[k % G]!;
+          while (next < httpUsers.length) await sendHttp(httpUsers[next++]!, client);
         }),
       );
       await Promise.race([attempts.allDecided, sleep(p.decideTimeoutS * 1000)]);
@@ -867,7 +867,7 @@ export async function runOnce(ctx: Ctx, run: number): Promise<RunResult> {
     const lastSent = attempts.lastOf(attempts.sentAt);
     const lastDecided = attempts.lastOf(attempts.decidedAt);
     const lastReserved = attempts.lastOf(attempts.decidedAt, RESERVED);
-    const server = await serverDecisionTimes(ctx, eventId, attempts, (i) => bookingIdFor(users.ids[i], key));
+    const server = await serverDecisionTimes(ctx, eventId, attempts, (i) => bookingIdFor(users.ids[i]!, key));
     const stages = gatewayRejections(metricsBefore, metricsAfter);
     const reserved = attempts.count(RESERVED);
     const invariants = await checkInvariants(ctx, eventId, p.tickets, reserved, p.users >= p.tickets);
@@ -916,12 +916,12 @@ export async function runOnce(ctx: Ctx, run: number): Promise<RunResult> {
 
   if (!soldOutEvent && p.throughput) {
     // Ramp only: a one-ticket event sold to the first buyer gives the sold-out phase its target.
-    soldOutEvent = await createEvent(ctx, small[0], {
+    soldOutEvent = await createEvent(ctx, small[0]!, {
       title: `Sold out ${run}`,
       tickets: 1,
       saleStartsAt: new Date(Date.now() - 60_000),
     });
-    await small[0].graphql(bookPayload(soldOutEvent)('take-it'), users.headers[0]);
+    await small[0]!.graphql(bookPayload(soldOutEvent)('take-it'), users.headers[0]!);
     losers = Array.from({ length: p.users - 1 }, (_, i) => i + 1);
   }
   if (losers.length === 0) losers = [0];
@@ -935,7 +935,8 @@ export async function runOnce(ctx: Ctx, run: number): Promise<RunResult> {
         concurrency: p.concurrency,
         warmupMs: p.warmupS * 1000,
         durationMs: p.durationS * 1000,
-        send: (i) => closedClients[i % G].graphql(book(`late-${run}-${i}`), users.headers[losers[i % losers.length]]),
+        send: (i) =>
+          closedClients[i % G]!.graphql(book(`late-${run}-${i}`), users.headers[losers[i % losers.length]!]!),
         check: (a) => a.status === 200 && a.body.includes('"SOLD_OUT"'),
         onProgress: (f, n) => progress.update(f, `${group(n)} answers`),
       }),
@@ -961,7 +962,7 @@ export async function runOnce(ctx: Ctx, run: number): Promise<RunResult> {
         concurrency: p.concurrency,
         warmupMs: p.warmupS * 1000,
         durationMs: p.durationS * 1000,
-        send: (i) => closedClients[i % G].graphql(body, headers),
+        send: (i) => closedClients[i % G]!.graphql(body, headers),
         check: (a) => a.status === 200 && a.body.includes('"ticketsAvailable"'),
         onProgress: (f, n) => progress.update(f, `${group(n)} answers`),
       }),
@@ -981,7 +982,7 @@ export async function runOnce(ctx: Ctx, run: number): Promise<RunResult> {
     const total = Math.max(1, Math.round(p.rampRate * p.durationS));
     // Enough tickets that the event never sells out: every attempt goes through a worker.
     const tickets = total + 100;
-    const eventId = await createEvent(ctx, small[0], {
+    const eventId = await createEvent(ctx, small[0]!, {
       title: `Ramp ${run}`,
       tickets,
       saleStartsAt: new Date(Date.now() - 1000),
@@ -992,7 +993,7 @@ export async function runOnce(ctx: Ctx, run: number): Promise<RunResult> {
     await Promise.all(rampClients.map((c) => c.warm()));
     const userOf = (i: number) => i % p.users;
     const pollClients = sut.gatewayOrigins.map((o) => new HttpClient(o, Math.ceil(POLLERS / G)));
-    const poller = new QueuedPoller(attempts, pollClients, (i) => users.headers[userOf(i)], p.pollMs, POLLERS);
+    const poller = new QueuedPoller(attempts, pollClients, (i) => users.headers[userOf(i)]!, p.pollMs, POLLERS);
     progress.start(`run ${run}: ramp, ${group(p.rampRate)} attempts/s for ${p.durationS}s (open loop)`);
     const timeline = new Timeline(
       ctx.sampler,
@@ -1002,7 +1003,7 @@ export async function runOnce(ctx: Ctx, run: number): Promise<RunResult> {
     const lag = await withCpu(ctx, `ramp (run ${run})`, result.cpu, async () => {
       const fire = (i: number, scheduledAt: number) => {
         attempts.markSent(i, scheduledAt);
-        rampClients[i % G].graphql(book(`ramp-${run}-${i}`), users.headers[userOf(i)]).then(
+        rampClients[i % G]!.graphql(book(`ramp-${run}-${i}`), users.headers[userOf(i)]!).then(
           (a) => {
             const parsed = parseHttpBooking('bookTicket', a);
             const now = performance.now();
@@ -1036,7 +1037,7 @@ export async function runOnce(ctx: Ctx, run: number): Promise<RunResult> {
     await poller.stop();
     await Promise.all([...rampClients, ...pollClients].map((c) => c.close()));
     const server = await serverDecisionTimes(ctx, eventId, attempts, (i) =>
-      bookingIdFor(users.ids[userOf(i)], `ramp-${run}-${i}`),
+      bookingIdFor(users.ids[userOf(i)]!, `ramp-${run}-${i}`),
     );
     const invariants = await checkInvariants(ctx, eventId, tickets, attempts.count(RESERVED), false);
     result.ramp = {

@@ -11,10 +11,10 @@
 export function percentile(sorted: ArrayLike<number>, p: number): number {
   const n = sorted.length;
   if (n === 0) return NaN;
-  if (p <= 0) return sorted[0];
-  if (p >= 100) return sorted[n - 1];
+  if (p <= 0) return sorted[0]!;
+  if (p >= 100) return sorted[n - 1]!;
   const rank = Math.ceil((p / 100) * n);
-  return sorted[Math.min(n, Math.max(1, rank)) - 1];
+  return sorted[Math.min(n, Math.max(1, rank)) - 1]!;
 }
 
 export interface Summary {
@@ -30,14 +30,14 @@ export function summarize(values: ArrayLike<number>): Summary {
   const sorted = Float64Array.from(values).sort();
   const n = sorted.length;
   let sum = 0;
-  for (let i = 0; i < n; i++) sum += sorted[i];
+  for (let i = 0; i < n; i++) sum += sorted[i]!;
   return {
     count: n,
     mean: n ? sum / n : NaN,
     p50: percentile(sorted, 50),
     p95: percentile(sorted, 95),
     p99: percentile(sorted, 99),
-    max: n ? sorted[n - 1] : NaN,
+    max: n ? sorted[n - 1]! : NaN,
   };
 }
 
@@ -122,7 +122,7 @@ export function table(rows: readonly (readonly string[])[]): string {
   for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
   const line = (row: readonly string[]) =>
     row
-      .map((cell, i) => (i > 0 && /^[-\d.–]/.test(cell) ? cell.padStart(widths[i]) : cell.padEnd(widths[i])))
+      .map((cell, i) => (i > 0 && /^[-\d.–]/.test(cell) ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!)))
       .join('  ')
       .trimEnd();
   const [head, ...body] = rows;
@@ -142,8 +142,8 @@ export function parsePrometheus(text: string): { name: string; labels: Record<st
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
     if (!m) continue;
     const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]] = l[2]!;
-    out.push({ name: m[1], labels, value: Number(m[3]) });
+    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!;
+    out.push({ name: m[1]!, labels, value: Number(m[3]) });
   }
   return out;
 }

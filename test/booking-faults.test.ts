@@ -68,7 +68,7 @@ describe('a worker that dies mid-batch', () => {
 
     // Redis took tickets that Postgres never saw.
     expect((await services.gate.inspect(event.id)).inflightQty).toBeGreaterThan(0);
-    const [{ n }] = await infra.orm.em.fork().execute<{ n: string }[]>('select count(*) as n from bookings');
+    const { n } = (await infra.orm.em.fork().execute<{ n: string }[]>('select count(*) as n from bookings'))[0]!;
     expect(Number(n)).toBe(0);
 
     const worker = await startBookingWorker(infra, services.decider, services.registry, { maxBatch: 500 });

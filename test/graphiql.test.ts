@@ -29,7 +29,7 @@ describe('GraphiQL handler', () => {
   async function pageAssetUrls(): Promise<string[]> {
     const html = await (await fetch(`${base}/graphql`, { headers: { accept: BROWSER_ACCEPT } })).text();
     // data: URLs (the empty favicon) are inline and load nothing.
-    return [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]).filter((url) => !url.startsWith('data:'));
+    return [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!).filter((url) => !url.startsWith('data:'));
   }
 
   it('serves an HTML page to a browser that references only its own local assets', async () => {

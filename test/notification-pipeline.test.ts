@@ -94,8 +94,8 @@ describe('outbox relay', () => {
 
   it('shares rows between relays running at once: each row is published by exactly one of them', async () => {
     const byRelay: string[][] = [[], []];
-    await relay({ batchSize: 50, afterPublish: (ids) => void byRelay[0].push(...ids) });
-    await relay({ batchSize: 50, afterPublish: (ids) => void byRelay[1].push(...ids) });
+    await relay({ batchSize: 50, afterPublish: (ids) => void byRelay[0]!.push(...ids) });
+    await relay({ batchSize: 50, afterPublish: (ids) => void byRelay[1]!.push(...ids) });
     const before = (await streamState()).last_seq;
     const rowsBefore = (await sql(`select id from outbox`)).length;
 
@@ -104,7 +104,7 @@ describe('outbox relay', () => {
     }
     await eventually(async () => ((await unpublished()) === 0 ? true : undefined), 10_000, 'all published');
 
-    const all = [...byRelay[0], ...byRelay[1]];
+    const all = [...byRelay[0]!, ...byRelay[1]!];
     expect(all).toHaveLength(600);
     expect(new Set(all).size).toBe(600);
     expect((await sql(`select id from outbox`)).length - rowsBefore).toBe(600);
@@ -150,7 +150,7 @@ describe('outbox relay', () => {
       expect((await pushDeliveries(sys.app, request.notificationId)).map((p) => p.token)).toEqual([device]);
     }
     expect((await created()).reduce((sum, v) => sum + v.value, 0) - createdBefore).toBe(3);
-    const [first] = await inboxRows(sys.app, requests[0].notificationId);
+    const [first] = await inboxRows(sys.app, requests[0]!.notificationId);
     expect(first).toMatchObject({ title: 'Payment received — 1 ticket for Harbour Lights' });
     expect(first?.body).toBe('We received €12.50. Your tickets are confirmed.');
   });
@@ -180,7 +180,10 @@ class ScriptedFcm implements MulticastClient {
 describe('push through FCM', () => {
   it('forgets a token FCM calls invalid, retries a failing device later, and never pushes a device twice', async () => {
     const buyer = await signUp(sys);
-    const [good, gone, flaky, dead] = ['good', 'gone', 'flaky', 'dead'].map((label) => fakeDeviceToken(label));
+    const good = fakeDeviceToken('good');
+    const gone = fakeDeviceToken('gone');
+    const flaky = fakeDeviceToken('flaky');
+    const dead = fakeDeviceToken('dead');
     for (const token of [good, gone, flaky, dead]) {
       await gqlOk(sys.url, RegisterDeviceDocument, { token, platform: 'ios' }, buyer.token);
     }

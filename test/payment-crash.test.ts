@@ -33,8 +33,8 @@ async function payingOrderWithoutWorkers() {
   const booker = await sys.startInstance({ ROLE: 'worker' });
   const event = await createEvent(sys, admin, { ticketsTotal: 5 });
   const [buyer] = await createBuyers(sys, 1);
-  const orderId = await bookOrder(sys, buyer.token, event.id);
-  const { payOrder } = await gqlOk(sys.url, PayOrderDocument, { orderId }, buyer.token);
+  const orderId = await bookOrder(sys, buyer!.token, event.id);
+  const { payOrder } = await gqlOk(sys.url, PayOrderDocument, { orderId }, buyer!.token);
   await booker.stop();
   return { orderId, intentId: payOrder.paymentIntentId };
 }

@@ -57,8 +57,8 @@ describe('a hold that runs out', () => {
   it('is cancelled at its end, its ticket goes to the next buyer, and its buyer was reminded then told', async () => {
     const event = await createEvent(sys, admin, { ticketsTotal: 1, maxPerUser: 1 });
     const [first, second] = await createBuyers(sys, 2);
-    const orderId = await bookOrder(sys, first.token, event.id);
-    expect(await book(sys, second.token, event.id)).toMatchObject({ status: 'REJECTED', reason: 'SOLD_OUT' });
+    const orderId = await bookOrder(sys, first!.token, event.id);
+    expect(await book(sys, second!.token, event.id)).toMatchObject({ status: 'REJECTED', reason: 'SOLD_OUT' });
 
     await orderReaches(sys.app, orderId, 'CANCELLED', EXPIRY_WAIT_MS);
     const [order] = await sql<{ late: boolean }>(
@@ -66,16 +66,16 @@ describe('a hold that runs out', () => {
       `select updated_at >= expires_at as late from orders where id = ?`,
       [orderId],
     );
-    expect(order.late).toBe(true); // not a moment before the hold ended, by Postgres' clock
+    expect(order?.late).toBe(true); // not a moment before the hold ended, by Postgres' clock
 
     const retry = await eventually(async () => {
-      const b = await book(sys, second.token, event.id);
+      const b = await book(sys, second!.token, event.id);
       return b.status === 'RESERVED' ? b : undefined;
     });
     expect(retry.order).not.toBeNull();
 
     const kinds = await eventually(async () => {
-      const k = await inboxKinds(first.token, orderId);
+      const k = await inboxKinds(first!.token, orderId);
       return k.length === 2 ? k : undefined;
     });
     expect(kinds).toEqual(['HOLD_EXPIRING', 'ORDER_CANCELLED']);
@@ -84,8 +84,8 @@ describe('a hold that runs out', () => {
   it('ends the payment countdown with the final status', async () => {
     const event = await createEvent(sys, admin, { ticketsTotal: 5 });
     const [buyer] = await createBuyers(sys, 1);
-    const orderId = await bookOrder(sys, buyer.token, event.id);
-    const ws = wsClient(sys.wsUrl, buyer.token);
+    const orderId = await bookOrder(sys, buyer!.token, event.id);
+    const ws = wsClient(sys.wsUrl, buyer!.token);
     const ticks = subscribe(ws, PaymentCountdownDocument, { orderId });
     await ticks.next((m) => m.data?.paymentCountdown.status === 'CANCELLED', EXPIRY_WAIT_MS);
     await eventually(() => (ticks.completed ? true : undefined));
@@ -101,14 +101,14 @@ describe('money that arrives after the hold ended', () => {
   it('is refunded when the ticket was sold again meanwhile', async () => {
     const event = await createEvent(sys, admin, { ticketsTotal: 1, maxPerUser: 1 });
     const [late, next] = await createBuyers(sys, 2);
-    const orderId = await bookOrder(sys, late.token, event.id);
-    const { payOrder } = await gqlOk(sys.url, PayOrderDocument, { orderId }, late.token);
+    const orderId = await bookOrder(sys, late!.token, event.id);
+    const { payOrder } = await gqlOk(sys.url, PayOrderDocument, { orderId }, late!.token);
 
     // A PAYING order at its end: the intent is cancelled at the provider, then the order.
     await orderReaches(sys.app, orderId, 'CANCELLED', EXPIRY_WAIT_MS);
     expect(await paymentOf(sys.app, orderId)).toMatchObject({ status: 'canceled' });
     const resold = await eventually(async () => {
-      const b = await book(sys, next.token, event.id);
+      const b = await book(sys, next!.token, event.id);
       return b.status === 'RESERVED' ? b : undefined;
     });
 
@@ -121,21 +121,21 @@ describe('money that arrives after the hold ended', () => {
     expect(await orderStatus(sys.app, orderId)).toBe('REFUNDED');
     const payment = await paymentOf(sys.app, orderId);
     expect(payment).toMatchObject({ status: 'refunded' });
-    expect(payment.refund_id).toMatch(/^re_sim_/);
+    expect(payment?.refund_id).toMatch(/^re_sim_/);
     expect(await notificationRequests(sys.app, orderId, 'ORDER_REFUNDED')).toBe(1);
 
     expect(await orderStatus(sys.app, resold.order!.id)).toBe('UNPAID');
     const state = await stockState(sys, event.id);
-    expect(state).toMatchObject({ pgAvailable: 0, held: 1, heldByUser: { [next.id]: 1 } });
+    expect(state).toMatchObject({ pgAvailable: 0, held: 1, heldByUser: { [next!.id]: 1 } });
     expect(state.redis).toMatchObject({ stock: 0, inflightQty: 0 });
-    expect(state.redis.held[late.id] ?? 0).toBe(0);
+    expect(state.redis.held[late!.id] ?? 0).toBe(0);
   });
 
   it('settles the order when a ticket is still free, taking it again through the gate', async () => {
     const event = await createEvent(sys, admin, { ticketsTotal: 2, maxPerUser: 2 });
     const [buyer] = await createBuyers(sys, 1);
-    const orderId = await bookOrder(sys, buyer.token, event.id);
-    const { payOrder } = await gqlOk(sys.url, PayOrderDocument, { orderId }, buyer.token);
+    const orderId = await bookOrder(sys, buyer!.token, event.id);
+    const { payOrder } = await gqlOk(sys.url, PayOrderDocument, { orderId }, buyer!.token);
     await orderReaches(sys.app, orderId, 'CANCELLED', EXPIRY_WAIT_MS);
     await eventually(async () => ((await stockState(sys, event.id)).redis.stock === 2 ? true : undefined));
 
@@ -150,8 +150,8 @@ describe('money that arrives after the hold ended', () => {
       const s = await stockState(sys, event.id);
       return s.redis.stock === 1 ? s : undefined;
     });
-    expect(state).toMatchObject({ pgAvailable: 1, held: 1, heldByUser: { [buyer.id]: 1 } });
-    expect(state.redis).toMatchObject({ inflightQty: 0, held: { [buyer.id]: 1 } });
+    expect(state).toMatchObject({ pgAvailable: 1, held: 1, heldByUser: { [buyer!.id]: 1 } });
+    expect(state.redis).toMatchObject({ inflightQty: 0, held: { [buyer!.id]: 1 } });
   });
 });
 
@@ -162,8 +162,8 @@ describe('after a sale', () => {
     const buyers = await createBuyers(sys, 8);
     const orders = await Promise.all(buyers.map((b, i) => bookOrder(sys, b.token, event.id, i % 2 === 0 ? 1 : 2)));
     const payWith = async (i: number, outcome?: 'SUCCEED' | 'FAIL') => {
-      await gqlOk(sys.url, PayOrderDocument, { orderId: orders[i] }, buyers[i].token);
-      if (outcome) await gqlOk(sys.url, SimulatePaymentDocument, { orderId: orders[i], outcome }, buyers[i].token);
+      await gqlOk(sys.url, PayOrderDocument, { orderId: orders[i]! }, buyers[i]!.token);
+      if (outcome) await gqlOk(sys.url, SimulatePaymentDocument, { orderId: orders[i]!, outcome }, buyers[i]!.token);
     };
     await Promise.all([
       payWith(0, 'SUCCEED'),
@@ -174,11 +174,11 @@ describe('after a sale', () => {
         await payWith(3, 'SUCCEED'); // fails, then pays
       })(),
       payWith(4), // starts paying, never finishes
-      gqlOk(sys.url, CancelOrderDocument, { orderId: orders[5] }, buyers[5].token),
+      gqlOk(sys.url, CancelOrderDocument, { orderId: orders[5]! }, buyers[5]!.token),
       // 6 and 7 never pay
     ]);
 
-    for (const i of [2, 4, 6, 7]) await orderReaches(sys.app, orders[i], 'CANCELLED', EXPIRY_WAIT_MS);
+    for (const i of [2, 4, 6, 7]) await orderReaches(sys.app, orders[i]!, 'CANCELLED', EXPIRY_WAIT_MS);
     const statuses = await Promise.all(orders.map((id) => orderStatus(sys.app, id)));
     expect(statuses).toEqual([
       'SUCCEEDED',
@@ -202,8 +202,8 @@ describe('after a sale', () => {
     expect(state.redis.held).toMatchObject(state.heldByUser);
     expect(Object.values(state.redis.held).reduce((a, b) => a + b, 0)).toBe(sold);
     // Every cancelled order was told once, and every paid one once.
-    for (const i of [2, 4, 5, 6, 7]) expect(await notificationRequests(sys.app, orders[i], 'ORDER_CANCELLED')).toBe(1);
-    for (const i of [0, 1, 3]) expect(await notificationRequests(sys.app, orders[i], 'ORDER_SUCCEEDED')).toBe(1);
+    for (const i of [2, 4, 5, 6, 7]) expect(await notificationRequests(sys.app, orders[i]!, 'ORDER_CANCELLED')).toBe(1);
+    for (const i of [0, 1, 3]) expect(await notificationRequests(sys.app, orders[i]!, 'ORDER_SUCCEEDED')).toBe(1);
   });
 });
 
@@ -211,7 +211,7 @@ describe('the expiry sweep', () => {
   it('ends a hold whose delayed job was lost, within the hold plus one sweep interval', async () => {
     const event = await createEvent(sys, admin, { ticketsTotal: 3, maxPerUser: 1 });
     const [buyer] = await createBuyers(sys, 1);
-    const orderId = await bookOrder(sys, buyer.token, event.id);
+    const orderId = await bookOrder(sys, buyer!.token, event.id);
     // JetStream on one node can lose a message in a crash: here, every expiry job is gone.
     await sys.app.infra.nats.jsm.streams.purge(sys.app.infra.nats.names.streams.expiry);
 

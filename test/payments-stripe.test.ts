@@ -48,8 +48,8 @@ afterAll(async () => {
 async function payingOrder(opts: { ticketsTotal?: number } = {}) {
   const event = await createEvent(sys, admin, { ticketsTotal: opts.ticketsTotal ?? 5, maxPerUser: 1, price: 2500 });
   const [buyer] = await createBuyers(sys, 1);
-  const orderId = await bookOrder(sys, buyer.token, event.id);
-  const { payOrder } = await gqlOk(sys.url, PayOrderDocument, { orderId }, buyer.token);
+  const orderId = await bookOrder(sys, buyer!.token, event.id);
+  const { payOrder } = await gqlOk(sys.url, PayOrderDocument, { orderId }, buyer!.token);
   return { event, buyer: buyer, orderId, session: payOrder };
 }
 
@@ -79,9 +79,9 @@ describe('with the stripe driver', () => {
   it('creates one PaymentIntent for many concurrent payOrder calls, all with the key derived from the order', async () => {
     const event = await createEvent(sys, admin, { ticketsTotal: 5 });
     const [buyer] = await createBuyers(sys, 1);
-    const orderId = await bookOrder(sys, buyer.token, event.id);
+    const orderId = await bookOrder(sys, buyer!.token, event.id);
     const results = await Promise.all(
-      Array.from({ length: 6 }, () => gql(sys.url, PayOrderDocument, { orderId }, buyer.token)),
+      Array.from({ length: 6 }, () => gql(sys.url, PayOrderDocument, { orderId }, buyer!.token)),
     );
     const ids = new Set(results.map((r) => r.data?.payOrder.paymentIntentId));
     expect(ids.size).toBe(1);
@@ -95,9 +95,9 @@ describe('with the stripe driver', () => {
 
   it('refuses simulatePayment: the simulated processor is not active', async () => {
     const { orderId, buyer } = await payingOrder();
-    const res = await gql(sys.url, SimulatePaymentDocument, { orderId, outcome: 'SUCCEED' }, buyer.token);
+    const res = await gql(sys.url, SimulatePaymentDocument, { orderId, outcome: 'SUCCEED' }, buyer!.token);
     expect(errorCode(res)).toBe('FORBIDDEN');
-    expect(res.errors![0].message).toContain('PAYMENT_PROVIDER=simulated');
+    expect(res.errors![0]!.message).toContain('PAYMENT_PROVIDER=simulated');
   });
 
   it('takes a declined card to FAILED, then a retry with the same intent to SUCCEEDED', async () => {
@@ -106,7 +106,7 @@ describe('with the stripe driver', () => {
     await eventOutcome(sys.app, await deliver('payment_intent.payment_failed', session.paymentIntentId));
     expect(await orderStatus(sys.app, orderId)).toBe('FAILED');
 
-    const retry = (await gqlOk(sys.url, PayOrderDocument, { orderId }, buyer.token)).payOrder;
+    const retry = (await gqlOk(sys.url, PayOrderDocument, { orderId }, buyer!.token)).payOrder;
     expect(retry.paymentIntentId).toBe(session.paymentIntentId);
     expect(retry.order.status).toBe('PAYING');
     stripe.succeed(session.paymentIntentId);
@@ -150,7 +150,7 @@ describe('with the stripe driver', () => {
     const { orderId, session, event } = await payingOrder({ ticketsTotal: 1 });
     await orderReaches(sys.app, orderId, 'CANCELLED', EXPIRY_WAIT_MS);
     const [next] = await createBuyers(sys, 1);
-    await eventually(async () => ((await book(sys, next.token, event.id)).status === 'RESERVED' ? true : undefined));
+    await eventually(async () => ((await book(sys, next!.token, event.id)).status === 'RESERVED' ? true : undefined));
 
     // The charge went through just as the intent was being cancelled.
     stripe.succeed(session.paymentIntentId);
@@ -161,7 +161,7 @@ describe('with the stripe driver', () => {
     expect(stripe.requests.filter((r) => r.path === '/v1/refunds').map((r) => r.idempotencyKey)).toContain(
       `refund-${orderId}`,
     );
-    expect(await paymentOf(sys.app, orderId)).toMatchObject({ status: 'refunded', refund_id: refunds[0].id });
+    expect(await paymentOf(sys.app, orderId)).toMatchObject({ status: 'refunded', refund_id: refunds[0]!.id });
 
     // Stripe then reports the refund; the order is already REFUNDED.
     const refunded = await deliver('charge.refunded', session.paymentIntentId);

@@ -99,7 +99,7 @@ describe('paying an order', () => {
       `select outcome from webhook_events where payload->'data'->'object'->>'id' = ?`,
       [session.paymentIntentId],
     );
-    expect(stored.outcome).toBe('applied: SUCCEEDED');
+    expect(stored?.outcome).toBe('applied: SUCCEEDED');
     const inbox = await eventually(async () => {
       const { notifications } = await gqlOk(sys.url, NotificationsDocument, {}, buyer.token);
       const found = notifications.edges.filter((e) => e.node.orderId === orderId);
@@ -110,7 +110,7 @@ describe('paying an order', () => {
 
     const again = await pay(orderId);
     expect(errorCode(again)).toBe('CONFLICT');
-    expect(again.errors![0].message).toMatch(/already paid/);
+    expect(again.errors![0]!.message).toMatch(/already paid/);
 
     const metrics = await (await fetch(`${sys.app.url}/metrics`)).text();
     for (const line of [
@@ -157,7 +157,7 @@ describe('paying an order', () => {
     const orderId = await bookOrder(sys, buyer.token, event.id);
     const res = await simulate(orderId, 'SUCCEED');
     expect(errorCode(res)).toBe('CONFLICT');
-    expect(res.errors![0].message).toMatch(/call payOrder first/);
+    expect(res.errors![0]!.message).toMatch(/call payOrder first/);
   });
 });
 
@@ -219,7 +219,7 @@ describe('cancelOrder', () => {
     expect(errorCode(await gql(sys.url, CancelOrderDocument, { orderId }, buyer.token))).toBe('CONFLICT');
     const payAfter = await pay(orderId);
     expect(errorCode(payAfter)).toBe('CONFLICT');
-    expect(payAfter.errors![0].message).toMatch(/cancelled/);
+    expect(payAfter.errors![0]!.message).toMatch(/cancelled/);
   });
 
   it('cancels a PAYING order’s intent first, then the order', async () => {

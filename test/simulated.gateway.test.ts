@@ -49,7 +49,7 @@ describe('SimulatedGateway', () => {
 
   const onlyDelivery = (): Delivery => {
     expect(deliveries).toHaveLength(1);
-    return deliveries[0];
+    return deliveries[0]!;
   };
   const signatureOf = (d: Delivery) => d.headers['stripe-signature'] as string | undefined;
 

@@ -119,7 +119,7 @@ export class EventService {
     const pageRows = rows.slice(0, limit);
     return {
       hasNextPage,
-      totalCount: pageRows.length > 0 ? Number(pageRows[0].total_count) : await this.count(ctx.em, query, timeFilter),
+      totalCount: pageRows.length > 0 ? Number(pageRows[0]!.total_count) : await this.count(ctx.em, query, timeFilter),
       items: pageRows.map((row) => ({
         cursor: query
           ? encodeCursor(SEARCH_CURSOR, [row.sort_rank!, row.sort_starts_at, row.id])

@@ -83,7 +83,9 @@ export class NotificationService {
     if (args.after) {
       const [createdAt, id] = decodeCursor(INBOX_CURSOR, args.after, 2);
       // A forged cursor must not reach Postgres as a bad cast (an internal error); same answer as garbage.
-      if (!TIMESTAMP.test(createdAt) || !isUuid(id)) throw BadInputError.field('after', 'is not a cursor of this list');
+      if (!TIMESTAMP.test(createdAt!) || !isUuid(id!)) {
+        throw BadInputError.field('after', 'is not a cursor of this list');
+      }
       keyset = '(n.created_at, n.id) < (?::timestamptz, ?::uuid)';
       params.push(createdAt, id);
     }
@@ -100,7 +102,7 @@ export class NotificationService {
     const pageRows = rows.slice(0, limit);
     return {
       hasNextPage: rows.length > limit,
-      totalCount: pageRows.length > 0 ? Number(pageRows[0].total_count) : await this.count(ctx.em, user.id),
+      totalCount: pageRows.length > 0 ? Number(pageRows[0]!.total_count) : await this.count(ctx.em, user.id),
       items: pageRows.map((row) => ({
         cursor: encodeCursor(INBOX_CURSOR, [row.sort_created_at, row.id]),
         node: ctx.em.map(Notification, row),
@@ -180,6 +182,8 @@ export class NotificationService {
       const [raced] = await tx.execute<Record<string, unknown>[]>(`select * from notifications where id = ?`, [
         request.notificationId,
       ]);
+      // The insert conflicted on the id, so the row is there unless it was deleted in between.
+      if (!raced) throw new Error(`notification ${request.notificationId} conflicted on insert but is not there`);
       return { kind: 'recorded', notification: tx.map(Notification, raced), created: false };
     });
   }

@@ -38,7 +38,7 @@ export async function startExpiryWorker(infra: Infra, holds: HoldExpiry): Promis
     isValid: isValid(HoldExpiryJob),
     async handle(jobs) {
       const [row] = await orm.em.fork().execute<{ now: Date }[]>(`select now() as now`);
-      const pgNow = new Date(row.now).getTime();
+      const pgNow = new Date(row!.now).getTime();
       const due: Job<HoldExpiryJob>[] = [];
       const remind: Job<HoldExpiryJob>[] = [];
       for (const job of jobs) {

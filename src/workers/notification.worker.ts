@@ -113,7 +113,7 @@ export async function startNotificationWorker(
       const byId = Map.groupBy(jobs, (job) => job.data.notificationId);
       await Promise.all(
         [...byId.values()].map(async (group) => {
-          const [first] = group;
+          const first = group[0]!;
           const deliveryCount = Math.max(...group.map((j) => j.deliveryCount));
           let settlement: Settlement;
           try {

@@ -9,7 +9,7 @@ export async function signUp(sys: TestSystem, email = `buyer-${randomBytes(5).to
   const { signUp } = await gqlOk(sys.url, SignUpDocument, {
     email,
     password: 'password123',
-    name: email.split('@')[0],
+    name: email.split('@')[0]!,
   });
   return { token: signUp.token, user: signUp.user };
 }

@@ -40,6 +40,7 @@ export function sql<T = Record<string, unknown>>(app: App, query: string, params
 
 export async function orderStatus(app: App, orderId: string): Promise<string> {
   const [row] = await sql<{ status: string }>(app, `select status from orders where id = ?`, [orderId]);
+  if (!row) throw new Error(`order ${orderId} does not exist`);
   return row.status;
 }
 
@@ -89,7 +90,7 @@ export async function notificationRequests(app: App, orderId: string, kind: stri
     `select count(*) as n from outbox where payload->>'orderId' = ? and payload->>'kind' = ?`,
     [orderId, kind],
   );
-  return Number(row.n);
+  return Number(row!.n);
 }
 
 /** A Stripe-format event about a PaymentIntent (or its charge), as Stripe would send it. */
