@@ -224,7 +224,8 @@ describe('several gateways and workers', () => {
         expect(last.data?.stockChanged.status).toBe('SOLD_OUT');
       }
       await expectConsistent(sys, event.id);
-      await Promise.all(watchers.map((w) => w.dispose()));
+      // dispose() is typed `void | Promise<void>` (graphql-ws returns a promise): wait for each either way.
+      await Promise.all(watchers.map((w) => Promise.resolve(w.dispose())));
     } finally {
       await sys.stop();
     }

@@ -23,7 +23,7 @@ async function bothPaths(document: Parameters<typeof print>[0], variables: Recor
       headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
       body: JSON.stringify({ query: print(document), variables, ...extra }),
     });
-    return { status: res.status, body: (await res.json()) as unknown };
+    return { status: res.status, body: await res.json() };
   };
   return { compiled: await post({}), apollo: await post({ extensions: {} }) };
 }

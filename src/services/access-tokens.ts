@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { decodeJwt, decodeProtectedHeader, SignJWT } from 'jose';
+import { decodeJwt, decodeProtectedHeader, SignJWT, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
 import type { AuthUser } from '../context.js';
 import { UserRole } from '../entities/user.entity.js';
 import { UnauthenticatedError } from '../errors.js';
@@ -51,7 +51,8 @@ export class AccessTokens {
   private check(token: string, now: number): { user: AuthUser; expiresAtMs: number } {
     const parts = token.split('.');
     if (parts.length !== 3) throw new UnauthenticatedError('Access token is invalid');
-    let header, payload;
+    let header: ProtectedHeaderParameters;
+    let payload: JWTPayload;
     try {
       header = decodeProtectedHeader(token);
       payload = decodeJwt(token);
