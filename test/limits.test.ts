@@ -98,6 +98,24 @@ describe.each(transports)('query limits over %s', (_name, send) => {
   });
 });
 
+describe('documents that do not parse, over HTTP', () => {
+  it.each([
+    ['a plain request', {}],
+    ['a request with extensions (the full server)', { extensions: {} }],
+  ])('answer 400 GRAPHQL_PARSE_FAILED for %s, hiding the token limit', async (_how, extra) => {
+    const tooMany = await overHttp(dev, { query: TOO_MANY_TOKENS, ...extra });
+    expect(tooMany.status).toBe(400);
+    expect(tooMany.errors?.[0]).toMatchObject({
+      message: 'Syntax Error: Query validation error.',
+      extensions: { code: 'GRAPHQL_PARSE_FAILED' },
+    });
+    const broken = await overHttp(dev, { query: '{ events(', ...extra });
+    expect(broken.status).toBe(400);
+    expect(broken.errors?.[0]?.message).toMatch(/^Syntax Error: Expected Name, found <EOF>/);
+    expect(broken.errors?.[0]?.extensions?.['code']).toBe('GRAPHQL_PARSE_FAILED');
+  });
+});
+
 describe('batched operations', () => {
   const query = '{ events(first: 1) { totalCount } }';
 

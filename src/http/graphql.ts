@@ -61,7 +61,7 @@ export function formatError(
     const { stacktrace: _stacktrace, ...extensions } = formatted.extensions ?? {};
     const code = extensions['code'];
     metrics.graphqlErrors.inc({ code: typeof code === 'string' ? code : 'GRAPHQL_VALIDATION_FAILED' });
-    return { ...formatted, extensions };
+    return { ...formatted, message: hideTokenLimit(formatted.message), extensions };
   }
   metrics.graphqlErrors.inc({ code: 'INTERNAL_SERVER_ERROR' });
   log.error({ err: original, path: formatted.path }, 'unexpected error in a GraphQL operation');
@@ -73,7 +73,10 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
     maxDepth: { n: LIMITS.maxDepth, exposeLimits: false },
     maxAliases: { n: LIMITS.maxAliases, exposeLimits: false },
     costLimit: { maxCost: LIMITS.maxCost, exposeLimits: false },
-    maxTokens: { n: LIMITS.maxTokens, exposeLimits: false },
+    // Not armor's token plugin: it throws from Apollo's request pipeline, which turned every syntax
+    // error into a 500. graphql-js' own parser enforces the limit (parseOptions below) and Apollo
+    // answers 400 GRAPHQL_PARSE_FAILED; formatError hides the number.
+    maxTokens: { enabled: false },
     maxDirectives: { n: 20, exposeLimits: false },
     blockFieldSuggestion: { enabled: opts.production },
   }).protect();
@@ -85,6 +88,7 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
     plugins: armorPlugins,
     validationRules: armor.validationRules,
     allowBatchedHttpRequests: false,
+    parseOptions: { maxTokens: LIMITS.maxTokens },
     introspection: opts.introspection,
     includeStacktraceInErrorResponses: false,
     csrfPrevention: true,
@@ -206,10 +210,8 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
           onSubscribe: (ctx, _id, payload): ExecutionArgs | readonly GraphQLError[] => {
             const prepared = compiled.prepare(payload.query, payload.operationName);
             if (prepared.failedAt === 'parse') {
-              const message = prepared.errors[0]?.message ?? 'Invalid query';
-              // graphql-js names the token limit in its message ("more than N tokens"); keep it hidden.
-              const hidden = /\d+ tokens/.test(message) ? 'Syntax Error: Query validation error.' : message;
-              return [new GraphQLError(hidden, { extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
+              const message = hideTokenLimit(prepared.errors[0]?.message ?? 'Invalid query');
+              return [new GraphQLError(message, { extensions: { code: 'GRAPHQL_PARSE_FAILED' } })];
             }
             if (prepared.failedAt === 'validation' || !prepared.document) {
               return prepared.errors.map(
@@ -312,4 +314,9 @@ function parseJson(body: Buffer): unknown {
     // Apollo answers 400 for a body that is not an object.
     return body.toString('utf8');
   }
+}
+
+/** graphql-js names the token limit in its message ("Document contains more that N tokens", sic); keep it hidden. */
+function hideTokenLimit(message: string): string {
+  return /\d+ tokens/.test(message) ? 'Syntax Error: Query validation error.' : message;
 }
