@@ -8,6 +8,7 @@ registerEnumType(BookingStatus, { name: 'BookingStatus' });
 registerEnumType(BookingRejection, { name: 'BookingRejection' });
 
 @ObjectType('Booking', {
+  simpleResolvers: true,
   description:
     'A booking attempt: QUEUED until a worker decides, then RESERVED (with its order) or REJECTED (with a reason).',
 })

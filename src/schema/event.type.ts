@@ -6,7 +6,7 @@ import { PageInfo } from './page-info.type.js';
 
 registerEnumType(EventStatus, { name: 'EventStatus' });
 
-@ObjectType('Event')
+@ObjectType('Event', { simpleResolvers: true })
 export class EventType {
   @Field(() => ID)
   id!: string;
@@ -45,7 +45,7 @@ export class EventType {
   status!: EventStatus;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class EventEdge {
   @Field(() => String)
   cursor!: string;
@@ -54,7 +54,7 @@ export class EventEdge {
   node!: EventType;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class EventConnection {
   @Field(() => [EventEdge])
   edges!: EventEdge[];
@@ -111,7 +111,7 @@ export class EventsArgs {
   includeEnded?: boolean | null;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class StockUpdate {
   @Field(() => ID)
   eventId!: string;

@@ -4,7 +4,7 @@ import type { Notification } from '../entities/notification.entity.js';
 import type { NotificationLive } from '../services/live-topics.js';
 import { PageInfo } from './page-info.type.js';
 
-@ObjectType('Notification')
+@ObjectType('Notification', { simpleResolvers: true })
 export class NotificationType {
   @Field(() => ID)
   id!: string;
@@ -29,7 +29,7 @@ export class NotificationType {
   readAt!: Date | null;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class NotificationEdge {
   @Field(() => String)
   cursor!: string;
@@ -38,7 +38,7 @@ export class NotificationEdge {
   node!: NotificationType;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class NotificationConnection {
   @Field(() => [NotificationEdge])
   edges!: NotificationEdge[];

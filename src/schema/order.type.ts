@@ -9,7 +9,7 @@ registerEnumType(OrderStatus, { name: 'OrderStatus' });
 /** Statuses in which the hold is still running (the buyer may still pay). */
 const OPEN: readonly OrderStatus[] = ['UNPAID', 'PAYING', 'FAILED'];
 
-@ObjectType('Order')
+@ObjectType('Order', { simpleResolvers: true })
 export class OrderType {
   @Field(() => ID)
   id!: string;
@@ -45,7 +45,7 @@ export class OrderType {
   updatedAt!: Date;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class OrderEdge {
   @Field(() => String)
   cursor!: string;
@@ -54,7 +54,7 @@ export class OrderEdge {
   node!: OrderType;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class OrderConnection {
   @Field(() => [OrderEdge])
   edges!: OrderEdge[];

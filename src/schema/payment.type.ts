@@ -9,6 +9,7 @@ export type PaymentOutcome = (typeof PaymentOutcome)[keyof typeof PaymentOutcome
 registerEnumType(PaymentOutcome, { name: 'PaymentOutcome', description: 'What the simulated card processor does.' });
 
 @ObjectType('PaymentSession', {
+  simpleResolvers: true,
   description:
     'Confirm the payment on the device with the provider SDK (Stripe.js confirmPayment, or PaymentSheet on mobile) using clientSecret, then follow orderUpdated.',
 })
@@ -28,7 +29,7 @@ export class PaymentSessionType {
   clientSecret!: string;
 }
 
-@ObjectType('Countdown')
+@ObjectType('Countdown', { simpleResolvers: true })
 export class CountdownType {
   @Field(() => ID)
   orderId!: string;

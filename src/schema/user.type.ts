@@ -4,7 +4,7 @@ import type { User } from '../entities/user.entity.js';
 
 registerEnumType(UserRole, { name: 'Role' });
 
-@ObjectType('User')
+@ObjectType('User', { simpleResolvers: true })
 export class UserType {
   @Field(() => ID)
   id!: string;
@@ -19,7 +19,7 @@ export class UserType {
   role!: UserRole;
 }
 
-@ObjectType()
+@ObjectType({ simpleResolvers: true })
 export class AuthPayload {
   @Field(() => String, { description: 'Access token for `Authorization: Bearer <token>`; it expires.' })
   token!: string;
