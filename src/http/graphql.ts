@@ -34,7 +34,7 @@ export interface GraphqlOptions {
   production: boolean;
   introspection: boolean;
   /** Verifies `Authorization: Bearer …`; null for an anonymous caller, throws UNAUTHENTICATED. */
-  authenticate(authorization: unknown): Promise<AuthUser | null>;
+  authenticate(authorization: unknown): AuthUser | null;
   createContext(user: AuthUser | null): RequestContext;
 }
 
@@ -129,7 +129,7 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
     if (!operation) return false;
     let user: AuthUser | null;
     try {
-      user = await opts.authenticate(req.headers.authorization);
+      user = opts.authenticate(req.headers.authorization);
     } catch {
       return false; // Apollo answers 401 with the standard shape
     }
@@ -176,7 +176,7 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
             search: url.search,
             body: body === undefined || body.length === 0 ? undefined : parseJson(body),
           },
-          context: async () => opts.createContext(await authenticateHttp(opts, req)),
+          context: async () => opts.createContext(authenticateHttp(opts, req)),
         });
         res.statusCode = result.status ?? 200;
         for (const [key, value] of result.headers) res.setHeader(key, value);
@@ -201,7 +201,7 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
           // connection_init carries `{ authorization: "Bearer <token>" }`; a bad token closes the socket (4403).
           onConnect: async (ctx) => {
             try {
-              users.set(ctx, await opts.authenticate(authorizationParam(ctx.connectionParams)));
+              users.set(ctx, opts.authenticate(authorizationParam(ctx.connectionParams)));
               return true;
             } catch {
               return false;
@@ -260,9 +260,9 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
   };
 }
 
-async function authenticateHttp(opts: GraphqlOptions, req: IncomingMessage): Promise<AuthUser | null> {
+function authenticateHttp(opts: GraphqlOptions, req: IncomingMessage): AuthUser | null {
   try {
-    return await opts.authenticate(req.headers.authorization);
+    return opts.authenticate(req.headers.authorization);
   } catch (err) {
     // A token that does not verify is refused outright (HTTP 401), even for browsing:
     // the client should know its session is gone rather than silently become anonymous.

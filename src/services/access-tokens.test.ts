@@ -10,8 +10,8 @@ const key = new TextEncoder().encode(SECRET);
 describe('AccessTokens', () => {
   it('verifies what it issued, and answers from its cache afterwards', async () => {
     const token = await tokens.issue(user);
-    expect(await tokens.verify(token)).toEqual(user);
-    expect(await tokens.verify(token)).toEqual(user);
+    expect(tokens.verify(token)).toEqual(user);
+    expect(tokens.verify(token)).toEqual(user);
   });
 
   it('refuses a token whose payload was changed after signing', async () => {
@@ -19,7 +19,7 @@ describe('AccessTokens', () => {
     const forgedPayload = Buffer.from(
       JSON.stringify({ sub: user.id, email: user.email, role: 'ADMIN', iss: 'flash-sale-ticketing', exp: 9e9 }),
     ).toString('base64url');
-    await expect(tokens.verify(`${h}.${forgedPayload}.${s}`)).rejects.toThrow('invalid');
+    expect(() => tokens.verify(`${h}.${forgedPayload}.${s}`)).toThrow('invalid');
   });
 
   it('refuses other algorithms, other issuers and expired tokens, even when signed with the secret', async () => {
@@ -37,9 +37,9 @@ describe('AccessTokens', () => {
       .setExpirationTime('1h')
       .sign(key);
     const expired = await tokens.issue(user, -1);
-    await expect(tokens.verify(hs512)).rejects.toThrow('invalid');
-    await expect(tokens.verify(otherIssuer)).rejects.toThrow('invalid');
-    await expect(tokens.verify(expired)).rejects.toThrow('expired');
-    await expect(tokens.verify('a.b')).rejects.toThrow('invalid');
+    expect(() => tokens.verify(hs512)).toThrow('invalid');
+    expect(() => tokens.verify(otherIssuer)).toThrow('invalid');
+    expect(() => tokens.verify(expired)).toThrow('expired');
+    expect(() => tokens.verify('a.b')).toThrow('invalid');
   });
 });
