@@ -166,12 +166,7 @@ export class BookingDecider {
         // Decided before (a redelivery, or Redis forgot): Postgres' decision stands.
         const conflict = prior.eventId !== r.eventId || prior.quantity !== r.quantity;
         decisions.push({
-          bookingId: r.bookingId,
-          userId: r.userId,
-          eventId: r.eventId,
-          status: prior.status === 'RESERVED' ? 'RESERVED' : 'REJECTED',
-          reason: prior.reason,
-          orderId: prior.orderId,
+          ...decisionOf(r, prior.status === 'RESERVED' ? 'RESERVED' : 'REJECTED', prior.reason, prior.orderId),
           ...(conflict ? { conflict: true } : {}),
         });
         if (reservedInRedis) {
@@ -186,7 +181,7 @@ export class BookingDecider {
         // A validly signed token for a user Postgres does not know (a deleted account, a token
         // minted with this secret elsewhere): no row can reference it, so it is refused here
         // rather than failing its whole batch forever. No BookingRejection fits; no reason given.
-        decisions.push({ ...decisionOf(r), status: 'REJECTED', reason: null, orderId: null });
+        decisions.push(decisionOf(r, 'REJECTED', null, null));
         continue;
       }
 
@@ -217,26 +212,12 @@ export class BookingDecider {
           updated_at: now,
         });
         push(committed, r.eventId, r);
-        decisions.push({
-          bookingId: r.bookingId,
-          userId: r.userId,
-          eventId: r.eventId,
-          status: 'RESERVED',
-          reason: null,
-          orderId,
-        });
+        decisions.push(decisionOf(r, 'RESERVED', null, orderId));
       } else {
         const rejection = reason ?? BookingRejection.SOLD_OUT;
         newBookings.push(bookingRow(r, 'REJECTED', rejection, null, now));
         if (reservedInRedis) push(refused, r.eventId, { ...r, decision: `X:${rejection}` });
-        decisions.push({
-          bookingId: r.bookingId,
-          userId: r.userId,
-          eventId: r.eventId,
-          status: 'REJECTED',
-          reason: rejection,
-          orderId: null,
-        });
+        decisions.push(decisionOf(r, 'REJECTED', rejection, null));
       }
     }
 
@@ -339,8 +320,13 @@ export class BookingDecider {
   }
 }
 
-function decisionOf(r: BookingRequest): Pick<Decision, 'bookingId' | 'userId' | 'eventId'> {
-  return { bookingId: r.bookingId, userId: r.userId, eventId: r.eventId };
+function decisionOf(
+  r: BookingRequest,
+  status: Decision['status'],
+  reason: BookingRejection | null,
+  orderId: string | null,
+): Decision {
+  return { bookingId: r.bookingId, userId: r.userId, eventId: r.eventId, status, reason, orderId };
 }
 
 function groupHolds(holds: { orderId: string; expiresAt: Date }[]): { orderIds: string[]; expiresAt: Date }[] {
