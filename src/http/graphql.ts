@@ -61,7 +61,8 @@ export function formatError(
     const { stacktrace: _stacktrace, ...extensions } = formatted.extensions ?? {};
     const code = extensions['code'];
     metrics.graphqlErrors.inc({ code: typeof code === 'string' ? code : 'GRAPHQL_VALIDATION_FAILED' });
-    return { ...formatted, message: hideTokenLimit(formatted.message), extensions };
+    const message = code === 'GRAPHQL_PARSE_FAILED' ? hideTokenLimit(formatted.message) : formatted.message;
+    return { ...formatted, message, extensions };
   }
   metrics.graphqlErrors.inc({ code: 'INTERNAL_SERVER_ERROR' });
   log.error({ err: original, path: formatted.path }, 'unexpected error in a GraphQL operation');
