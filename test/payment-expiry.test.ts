@@ -152,6 +152,20 @@ describe('money that arrives after the hold ended', () => {
     });
     expect(state).toMatchObject({ pgAvailable: 1, held: 1, heldByUser: { [buyer!.id]: 1 } });
     expect(state.redis).toMatchObject({ inflightQty: 0, held: { [buyer!.id]: 1 } });
+
+    // Refunded from the dashboard: the same order's tickets go back a second time, and Redis must
+    // count that release too (not take it for a repeat of the one at expiry).
+    const refunded = stripeEvent('charge.refunded', { id: payOrder.paymentIntentId, orderId });
+    await sendSignedEvent(sys.app, refunded);
+    await orderReaches(sys.app, orderId, 'REFUNDED');
+    const after = await eventually(async () => {
+      const s = await stockState(sys, event.id);
+      return s.redis.stock === 2 ? s : undefined;
+    });
+    expect(after).toMatchObject({ pgAvailable: 2, held: 0 });
+    expect(after.redis.held).toEqual({});
+    // So the buyer may hold maxPerUser tickets again.
+    expect(await book(sys, buyer!.token, event.id, 2)).toMatchObject({ status: 'RESERVED' });
   });
 });
 

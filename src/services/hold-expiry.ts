@@ -100,13 +100,10 @@ export class HoldExpiry {
     return { cancelled: cancelled + result.cancelled, pending: result.pending };
   }
 
-  /** Tickets back and a notification per cancelled order; stock rows locked in event order, as the booking decider does. */
+  /** Tickets back (one stock update per event) and a notification per cancelled order. */
   private async giveBack(t: Transition, orders: Order[]): Promise<void> {
-    const sorted = [...orders].sort((a, b) => (a.eventId < b.eventId ? -1 : a.eventId > b.eventId ? 1 : 0));
-    for (const order of sorted) {
-      await t.release(order);
-      t.notify(order, 'ORDER_CANCELLED');
-    }
+    await t.release(orders);
+    for (const order of orders) t.notify(order, 'ORDER_CANCELLED');
   }
 
   private async cancelPaying(ids: string[]): Promise<ExpiryResult> {

@@ -93,10 +93,11 @@ export class Transition {
     return orders;
   }
 
-  /** The order's tickets go back to the stock row now, and to Redis and live counts after the commit. */
-  async release(order: Order): Promise<void> {
-    const pg = await this.deps.stock.releaseInTx(this.tx, order);
-    this.effects.push(() => this.deps.stock.afterRelease(order, pg));
+  /** The orders' tickets go back to the stock rows now, and to Redis and live counts after the commit. */
+  async release(orders: readonly Order[]): Promise<void> {
+    if (orders.length === 0) return;
+    const versions = await this.deps.stock.releaseInTx(this.tx, orders);
+    this.effects.push(() => this.deps.stock.afterRelease(orders, versions));
   }
 
   /**

@@ -114,7 +114,7 @@ export class PaymentSettlement {
       // The intent is cancelled now, so whatever open status the order reached meanwhile ends too.
       const [moved] = await t.move([orderId], OPEN_STATUSES, 'CANCELLED', { expired: opts.expired });
       if (!moved) return false;
-      await t.release(moved);
+      await t.release([moved]);
       await t.paymentStatus(orderId, 'canceled');
       t.notify(moved, 'ORDER_CANCELLED');
       return true;
@@ -193,7 +193,7 @@ export class PaymentSettlement {
       case 'cancel':
         return this.inTx(eventId, async (t) => {
           const moved = await this.moveOne(t, order, 'CANCELLED');
-          await t.release(moved);
+          await t.release([moved]);
           await t.paymentStatus(order.id, 'canceled');
           t.notify(moved, 'ORDER_CANCELLED');
           return 'CANCELLED (intent cancelled at the provider)';
@@ -201,7 +201,7 @@ export class PaymentSettlement {
       case 'refund':
         return this.inTx(eventId, async (t) => {
           const moved = await this.moveOne(t, order, 'REFUNDED');
-          if (plan.releaseTickets) await t.release(moved);
+          if (plan.releaseTickets) await t.release([moved]);
           await t.paymentStatus(order.id, 'refunded');
           t.notify(moved, 'ORDER_REFUNDED');
           return `REFUNDED (refunded at the provider, order was ${order.status})`;

@@ -133,7 +133,7 @@ export class PaymentService {
       const cancelled = await this.deps.transitions.run(async (t) => {
         const [moved] = await t.move([order.id], ['UNPAID', 'FAILED'], 'CANCELLED', { userId: user.id });
         if (!moved) return null;
-        await t.release(moved);
+        await t.release([moved]);
         t.notify(moved, 'ORDER_CANCELLED');
         return moved;
       });

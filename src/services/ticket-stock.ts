@@ -22,20 +22,40 @@ export class TicketStock {
     private readonly live: LiveBus<LiveTopics>,
   ) {}
 
-  /** In the caller's transaction: the order's tickets go back to the stock row. */
-  async releaseInTx(em: EntityManager, order: OrderTickets): Promise<StockVersion> {
-    const [row] = await em.execute<{ available: number; version: string }[]>(
-      `update stock set available = available + ?, version = version + 1, updated_at = now()
-       where event_id = ? returning available, version`,
-      [order.quantity, order.eventId],
-    );
-    return { available: Number(row!.available), version: Number(row!.version) };
+  /**
+   * In the caller's transaction: the orders' tickets go back to the stock rows, one update per
+   * event (in event-id order, as the booking decider locks them), however many holds end at once,
+   * so the hot stock row is locked for one statement per batch, not one per order.
+   */
+  async releaseInTx(em: EntityManager, orders: readonly OrderTickets[]): Promise<Map<string, StockVersion>> {
+    const byEvent = new Map<string, number>();
+    for (const o of orders) byEvent.set(o.eventId, (byEvent.get(o.eventId) ?? 0) + o.quantity);
+    const versions = new Map<string, StockVersion>();
+    for (const eventId of [...byEvent.keys()].sort()) {
+      const [row] = await em.execute<{ available: number; version: string }[]>(
+        `update stock set available = available + ?, version = version + 1, updated_at = now()
+         where event_id = ? returning available, version`,
+        [byEvent.get(eventId), eventId],
+      );
+      versions.set(eventId, { available: Number(row!.available), version: Number(row!.version) });
+    }
+    return versions;
   }
 
-  /** After the release committed: Redis and every gateway learn the new count. */
-  async afterRelease(order: OrderTickets, pg: StockVersion): Promise<void> {
-    const redis = await this.gate.adjust(order.eventId, pg, order.userId, -order.quantity, `release:${order.id}`);
-    this.publish(order.eventId, redis ?? pg.available, pg.version);
+  /**
+   * After the release committed: Redis learns each buyer's tickets back and the new count, and
+   * every gateway the count, once per event. The mark names the order and the stock version of
+   * this release, so a repeat of it is applied once, while a later release of the same order
+   * (after its tickets were taken again) still counts.
+   */
+  async afterRelease(orders: readonly OrderTickets[], versions: Map<string, StockVersion>): Promise<void> {
+    for (const [eventId, pg] of versions) {
+      const released = orders.filter((o) => o.eventId === eventId);
+      const counts = await Promise.all(
+        released.map((o) => this.gate.adjust(eventId, pg, o.userId, -o.quantity, `release:${o.id}:${pg.version}`)),
+      );
+      this.publish(eventId, counts.at(-1) ?? pg.available, pg.version);
+    }
   }
 
   /**
