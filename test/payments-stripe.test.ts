@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PayOrderDocument, SimulatePaymentDocument } from './generated/graphql.js';
+import { CancelOrderDocument, PayOrderDocument, SimulatePaymentDocument } from './generated/graphql.js';
 import { ADMIN_EMAIL, createBuyers, createEvent, signUp, stockState } from './support/fixtures.js';
 import {
   book,
@@ -112,6 +112,21 @@ describe('with the stripe driver', () => {
     stripe.succeed(session.paymentIntentId);
     await eventOutcome(sys.app, await deliver('payment_intent.succeeded', session.paymentIntentId));
     expect(await orderStatus(sys.app, orderId)).toBe('SUCCEEDED');
+  });
+
+  it('answers UNAVAILABLE to cancelOrder of a PAYING order while Stripe fails, and changes nothing until it answers', async () => {
+    const { orderId, session, buyer, event } = await payingOrder();
+    stripe.failNext(3, 500, 'before'); // the first try and the SDK's two retries
+    const refused = await gql(sys.url, CancelOrderDocument, { orderId }, buyer!.token);
+    expect(errorCode(refused)).toBe('UNAVAILABLE');
+    expect(await orderStatus(sys.app, orderId)).toBe('PAYING');
+    expect(stripe.intent(session.paymentIntentId).status).not.toBe('canceled');
+    expect((await stockState(sys, event.id)).pgAvailable).toBe(4);
+
+    const { cancelOrder } = await gqlOk(sys.url, CancelOrderDocument, { orderId }, buyer!.token);
+    expect(cancelOrder.status).toBe('CANCELLED');
+    expect(stripe.intent(session.paymentIntentId).status).toBe('canceled');
+    expect((await stockState(sys, event.id)).pgAvailable).toBe(5);
   });
 
   it('cancels the PaymentIntent of a PAYING order at its hold end, then the order', async () => {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Order } from '../entities/order.entity.js';
+import { UnavailableError } from '../errors.js';
 import type { Database } from '../infra/database.js';
 import type { PaymentGateway } from '../infra/payments/payment-gateway.js';
 import type { StripeEventLike } from '../infra/payments/webhook-signature.js';
@@ -91,12 +92,19 @@ export class PaymentSettlement {
    */
   async cancelPaying(orderId: string, opts: { expired: boolean }): Promise<CancelPayingResult> {
     const order = await readOrder(this.deps.orm.em, orderId);
-    if (order?.status !== 'PAYING') return 'changed';
+    // Still open: a failure webhook may have moved PAYING to FAILED meanwhile, which is ended the same way.
+    if (!order || !OPEN_STATUSES.includes(order.status)) return 'changed';
     const payment = await this.paymentByOrder(orderId);
     if (payment) {
       // Cancelling is idempotent at the provider; a fresh key per attempt keeps a replayed
       // "still processing" answer from hiding a later change.
-      const cancel = await this.deps.gateway.cancelIntent(payment.intentId, `cancel-${orderId}-${randomUUID()}`);
+      let cancel;
+      try {
+        cancel = await this.deps.gateway.cancelIntent(payment.intentId, `cancel-${orderId}-${randomUUID()}`);
+      } catch (err) {
+        this.deps.log.warn({ err, orderId }, 'could not cancel a payment intent');
+        throw new UnavailableError('The payment provider is unavailable; the order is unchanged, try again shortly');
+      }
       if (cancel.outcome === 'not_cancelable') return 'pending';
       if (cancel.outcome === 'already_succeeded') {
         const paid = await this.deps.transitions.run(async (t) => {
