@@ -153,21 +153,21 @@ export interface LuaResult {
   batchP99Ms: number;
 }
 
+/** Attempts per StockGate.reserve call, and calls outstanding at once, in the Lua baseline. */
+const LUA_BATCH_SIZE = 100;
+const LUA_IN_FLIGHT = 8;
+
 /**
- * (c) The project's Lua gate (StockGate.reserve) alone: batches of `batchSize` attempts of unique
- * buyers, `inFlight` calls outstanding on one pipelined ioredis connection, against a stock that
- * never runs out. Keys live under `namespace` and are deleted afterwards.
+ * (c) The project's Lua gate (StockGate.reserve) alone: batches of LUA_BATCH_SIZE attempts of
+ * unique buyers, LUA_IN_FLIGHT calls outstanding on one pipelined ioredis connection, against a
+ * stock that never runs out. Keys live under `namespace` and are deleted afterwards.
  */
 export async function luaBaseline(opts: {
   redisUrl: string;
   namespace: string;
   durationMs: number;
-  batchSize?: number;
-  inFlight?: number;
   onProgress?: (fraction: number) => void;
 }): Promise<LuaResult> {
-  const batchSize = opts.batchSize ?? 100;
-  const inFlight = opts.inFlight ?? 8;
   const redis = new Redis(opts.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: 1 });
   const gate = new StockGate(redis, opts.namespace);
   const eventId = randomUUID();
@@ -182,23 +182,29 @@ export async function luaBaseline(opts: {
       ? setInterval(() => opts.onProgress!(Math.min(1, (performance.now() - t0) / opts.durationMs)), 200)
       : undefined;
     await Promise.all(
-      Array.from({ length: inFlight }, async () => {
+      Array.from({ length: LUA_IN_FLIGHT }, async () => {
         while (performance.now() < end) {
           const batch: GateAttempt[] = [];
-          for (let i = 0; i < batchSize; i++, seq++)
+          for (let i = 0; i < LUA_BATCH_SIZE; i++, seq++)
             batch.push({ bookingId: `b${seq}`, userId: `u${seq}`, quantity: 1 });
           const start = performance.now();
           const decisions = await gate.reserve(eventId, 4, batch);
-          if (!decisions || decisions.length !== batchSize) throw new Error('lua gate: unexpected answer');
+          if (!decisions || decisions.length !== LUA_BATCH_SIZE) throw new Error('lua gate: unexpected answer');
           latency.add(performance.now() - start);
-          attempts += batchSize;
+          attempts += LUA_BATCH_SIZE;
         }
       }),
     );
     clearInterval(progress);
     const ms = performance.now() - t0;
     const s = latency.summary();
-    return { attemptsPerSec: rate(attempts, ms), batchSize, inFlight, batchP50Ms: s.p50, batchP99Ms: s.p99 };
+    return {
+      attemptsPerSec: rate(attempts, ms),
+      batchSize: LUA_BATCH_SIZE,
+      inFlight: LUA_IN_FLIGHT,
+      batchP50Ms: s.p50,
+      batchP99Ms: s.p99,
+    };
   } finally {
     const keys = await redis.keys(`${opts.namespace}:{e:${eventId}}:*`).catch(() => [] as string[]);
     if (keys.length) await redis.del(...keys).catch(() => undefined);

@@ -65,10 +65,10 @@ export class HttpClient {
     this.free = [...this.clients];
   }
 
-  /** Opens (or touches) every connection with `GET path`, `parallel` at a time. */
-  async warm(path = '/healthz', parallel = 100): Promise<void> {
-    await forEachLimit(this.clients, parallel, async (client) => {
-      await this.dispatch(client, 'GET', path, [], undefined).catch(() => undefined);
+  /** Opens (or touches) every connection with `GET /healthz`, 100 at a time. */
+  async warm(): Promise<void> {
+    await forEachLimit(this.clients, 100, async (client) => {
+      await this.dispatch(client, 'GET', '/healthz', [], undefined).catch(() => undefined);
     });
   }
 
@@ -260,6 +260,9 @@ export interface GqlResult {
   errors?: { message: string; extensions?: Record<string, unknown> }[];
 }
 
+/** How long GqlSocket.open waits for the handshake and connection_ack. */
+const OPEN_TIMEOUT_MS = 30_000;
+
 /**
  * A minimal graphql-ws (graphql-transport-ws) client: connection_init with the token, then
  * `subscribe`/`next`/`error`/`complete` by id. One socket is one signed-in user, as on a phone.
@@ -278,13 +281,16 @@ export class GqlSocket {
     });
   }
 
-  static open(url: string, authorization?: string, timeoutMs = 30_000): Promise<GqlSocket> {
+  static open(url: string, authorization?: string): Promise<GqlSocket> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url, 'graphql-transport-ws', { perMessageDeflate: false, handshakeTimeout: timeoutMs });
+      const ws = new WebSocket(url, 'graphql-transport-ws', {
+        perMessageDeflate: false,
+        handshakeTimeout: OPEN_TIMEOUT_MS,
+      });
       const timer = setTimeout(() => {
         ws.terminate();
         reject(new Error('graphql-ws: no connection_ack in time'));
-      }, timeoutMs);
+      }, OPEN_TIMEOUT_MS);
       const fail = (err: Error) => {
         clearTimeout(timer);
         reject(err);
@@ -308,10 +314,6 @@ export class GqlSocket {
         resolve(new GqlSocket(ws));
       });
     });
-  }
-
-  get isOpen(): boolean {
-    return !this.closed;
   }
 
   private onMessage(raw: WebSocket.RawData): void {

@@ -133,21 +133,20 @@ export function pidsByName(prefixes: readonly string[]): number[] {
   return out;
 }
 
-/** Busy and total CPU seconds of the whole machine since boot (/proc/stat), to see load we did not start. */
-export function machineCpu(): { busy: number; total: number } {
+/** Busy CPU seconds of the whole machine since boot (/proc/stat), to see load we did not start. */
+export function machineCpu(): { busy: number } {
   try {
     // split() always yields at least one element.
     const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
-    // A field missing from the line makes the figures unknown (NaN).
-    const [user = NaN, nice = NaN, system = NaN, idle = NaN, iowait = NaN, irq = NaN, softirq = NaN, steal = NaN] = line
+    // A field missing from the line makes the figure unknown (NaN). Idle and iowait are not busy.
+    const [user = NaN, nice = NaN, system = NaN, , , irq = NaN, softirq = NaN, steal = NaN] = line
       .trim()
       .split(/\s+/)
       .slice(1, 9)
       .map(Number);
-    const busy = user + nice + system + irq + softirq + steal;
-    return { busy: busy / CLK_TCK, total: (busy + idle + iowait) / CLK_TCK };
+    return { busy: (user + nice + system + irq + softirq + steal) / CLK_TCK };
   } catch {
-    return { busy: NaN, total: NaN };
+    return { busy: NaN };
   }
 }
 
@@ -211,7 +210,7 @@ export class ProcSampler {
   }
 
   /** CPU seconds per group now; subtract two marks with `cpuBetween`. */
-  mark(): { at: number; cpu: Map<string, Map<number, number>>; machine: { busy: number; total: number } } {
+  mark(): { at: number; cpu: Map<string, Map<number, number>>; machine: { busy: number } } {
     const cpu = new Map<string, Map<number, number>>();
     for (const w of this.watched) {
       const perPid = new Map<number, number>();

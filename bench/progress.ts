@@ -8,8 +8,6 @@ export class Progress {
   private lastPrint = 0;
   private readonly tty = Boolean(process.stderr.isTTY);
 
-  constructor(private readonly enabled = true) {}
-
   start(label: string): void {
     this.label = label;
     this.startedAt = performance.now();
@@ -19,7 +17,6 @@ export class Progress {
 
   /** `fraction` in [0, 1]; `note` says what is counted (e.g. "12 000/50 000 decided"). */
   update(fraction: number, note = ''): void {
-    if (!this.enabled) return;
     const now = performance.now();
     if (!this.tty && now - this.lastPrint < 5000 && fraction < 1) return;
     this.lastPrint = now;
@@ -35,7 +32,6 @@ export class Progress {
 
   /** Ends the bar with a one-line result. */
   done(result: string): void {
-    if (!this.enabled) return;
     const elapsed = ((performance.now() - this.startedAt) / 1000).toFixed(1);
     const line = `✓ ${this.label}: ${result} (${elapsed}s)`;
     process.stderr.write(this.tty ? `\r\x1b[2K${line}\n` : `${line}\n`);
@@ -43,7 +39,6 @@ export class Progress {
 
   /** A message between phases. */
   log(msg: string): void {
-    if (!this.enabled) return;
     process.stderr.write(this.tty ? `\r\x1b[2K${msg}\n` : `${msg}\n`);
   }
 }
