@@ -158,7 +158,7 @@ export class HttpClient {
   }
 }
 
-export interface LoopResult {
+interface LoopResult {
   /** Good answers (`check` passed) inside the measured window: what throughput counts. */
   requests: number;
   /** Answers `check` refused and network errors inside the window (not in `requests`). */
@@ -255,7 +255,7 @@ export async function openLoop(opts: {
   return { ms: performance.now() - t0, maxLagMs };
 }
 
-export interface GqlResult {
+interface GqlResult {
   data?: Record<string, unknown> | null;
   errors?: { message: string; extensions?: Record<string, unknown> }[];
 }

@@ -97,7 +97,7 @@ export async function waitReady(child: Child, path = '/readyz', timeoutMs = 60_0
   }
 }
 
-export interface ProcStat {
+interface ProcStat {
   /** CPU seconds (user + system) since the process started. */
   cpuSeconds: number;
   rssMb: number;

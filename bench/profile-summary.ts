@@ -22,7 +22,7 @@ interface CpuProfile {
 }
 
 /** The bucket a frame's time is counted under. */
-export function bucketOf(url: string, functionName: string): string {
+function bucketOf(url: string, functionName: string): string {
   if (functionName === '(idle)' || functionName === '(program)' || functionName === '(garbage collector)') {
     return functionName;
   }

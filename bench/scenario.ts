@@ -73,7 +73,7 @@ const STOCK = 'subscription Stock($e: ID!) { stockChanged(eventId: $e) { eventId
 const CREATE_EVENT = 'mutation Create($input: CreateEventInput!) { createEvent(input: $input) { id ticketsTotal } }';
 
 /** `{query, variables}` with the booking's event and key: one concatenation per attempt. */
-export function bookPayload(eventId: string): (key: string) => string {
+function bookPayload(eventId: string): (key: string) => string {
   const head = `{"query":${JSON.stringify(BOOK)},"variables":{"e":"${eventId}","k":"`;
   return (key) => `${head}${key}"}}`;
 }
@@ -108,7 +108,7 @@ function parseHttpBooking(field: 'bookTicket' | 'booking', answer: HttpAnswer): 
   }
 }
 
-export interface Users {
+interface Users {
   ids: string[];
   /** `Bearer <token>` per user. */
   auth: string[];
@@ -437,7 +437,7 @@ function wsUrl(origin: string): string {
   return `${origin.replace(/^http/, 'ws')}/graphql`;
 }
 
-export interface TimelineRow {
+interface TimelineRow {
   /** Seconds since the phase started (end of the interval). */
   t: number;
   /** Length of the interval, seconds. */
@@ -497,7 +497,7 @@ class Timeline {
  * The timeline as a small table (stderr): counters per second (gauges, listed in `gauges`, as
  * they are), then the cores of every process that used at least 5% of one.
  */
-export function renderTimeline(rows: readonly TimelineRow[], gauges: readonly string[] = []): string {
+function renderTimeline(rows: readonly TimelineRow[], gauges: readonly string[] = []): string {
   if (rows.length === 0) return '';
   const counters = Object.keys(rows[0]!.counts);
   const procs = Object.keys(rows[0]!.cpu).filter((name) => rows.some((r) => (r.cpu[name] ?? 0) >= 0.05));
@@ -515,7 +515,7 @@ export function renderTimeline(rows: readonly TimelineRow[], gauges: readonly st
   return table(out);
 }
 
-export interface InvariantCheck {
+interface InvariantCheck {
   eventId: string;
   total: number;
   /** Tickets in RESERVED bookings. */

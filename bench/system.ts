@@ -32,7 +32,7 @@ export interface SystemUnderTest {
   stop(): Promise<void>;
 }
 
-export interface StartOptions {
+interface StartOptions {
   gateways: number;
   workers: number;
   waitMs: number;
