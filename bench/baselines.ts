@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { redisKeys } from '../src/infra/redis.js';
 import { StockGate, type GateAttempt } from '../src/infra/stock-gate.js';
 import { HttpClient, closedLoop, jsonHeaders } from './load.js';
 import { freePort, readProc, spawnNode, waitReady } from './processes.js';
@@ -206,7 +207,7 @@ export async function luaBaseline(opts: {
       batchP99Ms: s.p99,
     };
   } finally {
-    const keys = await redis.keys(`${opts.namespace}:{e:${eventId}}:*`).catch(() => [] as string[]);
+    const keys = await redis.keys(`${redisKeys(opts.namespace).eventTag(eventId)}:*`).catch(() => [] as string[]);
     if (keys.length) await redis.del(...keys).catch(() => undefined);
     redis.disconnect();
   }

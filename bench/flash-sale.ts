@@ -35,6 +35,7 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { loadConfig } from '../src/config.js';
+import { StockGate } from '../src/infra/stock-gate.js';
 import { AccessTokens } from '../src/services/access-tokens.js';
 import {
   bareBaseline,
@@ -222,7 +223,8 @@ async function main(): Promise<void> {
 
   try {
     const tokens = new AccessTokens(sut.jwtSecret, 6 * 3600);
-    const ctx: Ctx = { sut, params, db, redis, tokens, progress, sampler, adminAuth: '' };
+    const gate = new StockGate(redis, sut.namespace);
+    const ctx: Ctx = { sut, params, db, gate, tokens, progress, sampler, adminAuth: '' };
     progress.start('admin user');
     const admin = await createUsers(ctx, 1, 'ADMIN');
     progress.done('token minted');

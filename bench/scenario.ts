@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Redis } from 'ioredis';
 import type pg from 'pg';
+import type { StockGate } from '../src/infra/stock-gate.js';
 import type { AccessTokens } from '../src/services/access-tokens.js';
 import { bookingIdFor } from '../src/services/booking.service.js';
 import {
@@ -55,7 +55,8 @@ export interface Ctx {
   sut: SystemUnderTest;
   params: BenchParams;
   db: pg.Pool;
-  redis: Redis;
+  /** The system's stock gate (its namespace), read by the invariant checks. */
+  gate: StockGate;
   tokens: AccessTokens;
   progress: Progress;
   sampler: ProcSampler;
@@ -548,12 +549,10 @@ async function checkInvariants(
     [eventId],
   );
   const row = rows[0]!;
-  const tag = `${ctx.sut.namespace}:{e:${eventId}}`;
-  const [stock, inflight] = await Promise.all([ctx.redis.get(`${tag}:stock`), ctx.redis.get(`${tag}:inflightqty`)]);
+  const { stock: redisStock, inflightQty } = await ctx.gate.summary(eventId);
   const reserved = Number(row.reserved);
   const held = Number(row.held);
   const pgAvailable = Number(row.available);
-  const redisStock = stock === null ? null : Number(stock);
   const problems: string[] = [];
   if (reserved > total) problems.push(`oversold by ${reserved - total}`);
   if (held + pgAvailable !== total) problems.push(`held ${held} + available ${pgAvailable} ≠ total ${total}`);
@@ -568,7 +567,7 @@ async function checkInvariants(
     held,
     pgAvailable,
     redisStock,
-    redisInflight: Number(inflight ?? 0),
+    redisInflight: inflightQty,
     oversold: Math.max(0, reserved - total),
     clientReserved,
     ok: problems.length === 0,
