@@ -241,6 +241,24 @@ class Attempts {
     if (this.decided === this.total) this.resolveAll();
   }
 
+  /**
+   * Records a bookTicket answer: a decision, or QUEUED (then `followQueued` learns the booking
+   * id). Returns false when the attempt must be sent again (an error answer).
+   */
+  answer(i: number, parsed: Parsed, followQueued: (bookingId: string) => void): boolean {
+    const now = performance.now();
+    if ('error' in parsed) {
+      this.error(parsed.error);
+      return false;
+    }
+    this.markAnswered(i, now);
+    if (parsed.booking.status === 'QUEUED') {
+      this.queued += 1;
+      followQueued(parsed.booking.id);
+    } else this.decide(i, parsed.booking, now);
+    return true;
+  }
+
   error(message: string): void {
     this.errors += 1;
     this.firstError ??= message;
@@ -575,6 +593,11 @@ async function checkInvariants(
   };
 }
 
+/** The end of a phase's progress line: the invariants' verdict. */
+function invariantsNote(inv: InvariantCheck): string {
+  return inv.ok ? 'invariants hold' : `INVARIANTS BROKEN: ${inv.problems.join('; ')}`;
+}
+
 /**
  * Decision times as Postgres recorded them (bookings.decided_at: the deciding transaction's time),
  * exact for every attempt whatever the client learned and when:
@@ -637,6 +660,15 @@ export interface PhaseCpu {
   machineCores: number;
 }
 
+/** A closed-loop phase: good answers per second, their latency, and the answers `check` refused. */
+interface Throughput {
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+  firstError: string | undefined;
+}
+
 export interface RunResult {
   burst?: {
     eventId: string;
@@ -668,8 +700,8 @@ export interface RunResult {
     invariants: InvariantCheck;
     timeline: TimelineRow[];
   };
-  soldOut?: { rps: number; p50Ms: number; p99Ms: number; errors: number; firstError: string | undefined };
-  read?: { rps: number; p50Ms: number; p99Ms: number; errors: number; firstError: string | undefined };
+  soldOut?: Throughput;
+  read?: Throughput;
   ramp?: {
     eventId: string;
     rate: number;
@@ -774,21 +806,6 @@ export async function runOnce(ctx: Ctx, run: number): Promise<RunResult> {
       200,
     );
 
-    /** Records an answer; returns false when the attempt must be sent again (an error answer). */
-    const onAnswer = (i: number, parsed: Parsed, followQueued: (id: string) => void): boolean => {
-      const now = performance.now();
-      if ('error' in parsed) {
-        attempts.error(parsed.error);
-        return false;
-      }
-      attempts.markAnswered(i, now);
-      if (parsed.booking.status === 'QUEUED') {
-        attempts.queued += 1;
-        followQueued(parsed.booking.id);
-      } else attempts.decide(i, parsed.booking, now);
-      return true;
-    };
-
     const timeline = new Timeline(ctx.sampler, () => ({
       sent: attempts.sent,
       answered: attempts.answered,
@@ -803,7 +820,7 @@ export async function runOnce(ctx: Ctx, run: number): Promise<RunResult> {
         attempts.markSent(u, performance.now());
         socket.request(book(key)).then(
           (r) => {
-            const answered = onAnswer(u, parseBooking('bookTicket', r), (id) => {
+            const answered = attempts.answer(u, parseBooking('bookTicket', r), (id) => {
               const stop = socket.subscribe(bookingUpdatedPayload(id), (m) => {
                 const parsed = parseBooking('bookingUpdated', m);
                 if ('booking' in parsed && parsed.booking.status !== 'QUEUED') {
@@ -832,7 +849,7 @@ export async function runOnce(ctx: Ctx, run: number): Promise<RunResult> {
         } catch (err) {
           parsed = { error: `http: ${String(err)}` };
         }
-        if (!onAnswer(u, parsed, (id) => poller.add(u, id)) && attempts.retry(u)) {
+        if (!attempts.answer(u, parsed, (id) => poller.add(u, id)) && attempts.retry(u)) {
           await sleep(100);
           return sendHttp(u, client);
         }
@@ -901,9 +918,7 @@ export async function runOnce(ctx: Ctx, run: number): Promise<RunResult> {
     };
     for (let i = 0; i < p.users; i++) if (attempts.outcome[i] === SOLD_OUT) losers.push(i);
     progress.log(`burst, per second:\n${renderTimeline(burstTimeline)}`);
-    progress.done(
-      `sold out in ${Math.round(result.burst.selloutMs)} ms, ${invariants.ok ? 'invariants hold' : `INVARIANTS BROKEN: ${invariants.problems.join('; ')}`}`,
-    );
+    progress.done(`sold out in ${Math.round(result.burst.selloutMs)} ms, ${invariantsNote(invariants)}`);
   }
 
   if (!soldOutEvent && p.throughput) {
@@ -919,55 +934,44 @@ export async function runOnce(ctx: Ctx, run: number): Promise<RunResult> {
   if (losers.length === 0) losers = [0];
 
   // Closed-loop throughput: bookTicket on the sold-out event (buyers without a ticket), then event(id).
+  const closedPhase = async (
+    phase: string,
+    what: string,
+    send: (i: number) => Promise<HttpAnswer>,
+    check: (a: HttpAnswer) => boolean,
+  ): Promise<Throughput> => {
+    progress.start(`run ${run}: ${what}, ${p.concurrency} connections`);
+    const r = await withCpu(ctx, `${phase} (run ${run})`, result.cpu, () =>
+      closedLoop({
+        concurrency: p.concurrency,
+        warmupMs: p.warmupS * 1000,
+        durationMs: p.durationS * 1000,
+        send,
+        check,
+        onProgress: (f, n) => progress.update(f, `${group(n)} answers`),
+      }),
+    );
+    const s = r.latency.summary();
+    const rps = rate(r.requests, r.ms);
+    progress.done(`${group(Math.round(rps))} requests/s, p99 ${s.p99.toFixed(1)} ms, ${r.errors} errors`);
+    return { rps, p50Ms: s.p50, p99Ms: s.p99, errors: r.errors, firstError: r.firstError };
+  };
   if (soldOutEvent && p.throughput) {
     const book = bookPayload(soldOutEvent);
-    progress.start(`run ${run}: bookTicket on the sold-out event, ${p.concurrency} connections`);
-    const r = await withCpu(ctx, `soldOut (run ${run})`, result.cpu, () =>
-      closedLoop({
-        concurrency: p.concurrency,
-        warmupMs: p.warmupS * 1000,
-        durationMs: p.durationS * 1000,
-        send: (i) =>
-          closedClients[i % G]!.graphql(book(`late-${run}-${i}`), users.headers[losers[i % losers.length]!]!),
-        check: (a) => a.status === 200 && a.body.includes('"SOLD_OUT"'),
-        onProgress: (f, n) => progress.update(f, `${group(n)} answers`),
-      }),
+    result.soldOut = await closedPhase(
+      'soldOut',
+      'bookTicket on the sold-out event',
+      (i) => closedClients[i % G]!.graphql(book(`late-${run}-${i}`), users.headers[losers[i % losers.length]!]!),
+      (a) => a.status === 200 && a.body.includes('"SOLD_OUT"'),
     );
-    const s = r.latency.summary();
-    result.soldOut = {
-      rps: rate(r.requests, r.ms),
-      p50Ms: s.p50,
-      p99Ms: s.p99,
-      errors: r.errors,
-      firstError: r.firstError,
-    };
-    progress.done(
-      `${group(Math.round(result.soldOut.rps))} requests/s, p99 ${s.p99.toFixed(1)} ms, ${r.errors} errors`,
-    );
-  }
-  if (soldOutEvent && p.throughput) {
     const body = eventPayload(soldOutEvent);
     const headers = jsonHeaders();
-    progress.start(`run ${run}: event(id) reads, ${p.concurrency} connections`);
-    const r = await withCpu(ctx, `read (run ${run})`, result.cpu, () =>
-      closedLoop({
-        concurrency: p.concurrency,
-        warmupMs: p.warmupS * 1000,
-        durationMs: p.durationS * 1000,
-        send: (i) => closedClients[i % G]!.graphql(body, headers),
-        check: (a) => a.status === 200 && a.body.includes('"ticketsAvailable"'),
-        onProgress: (f, n) => progress.update(f, `${group(n)} answers`),
-      }),
+    result.read = await closedPhase(
+      'read',
+      'event(id) reads',
+      (i) => closedClients[i % G]!.graphql(body, headers),
+      (a) => a.status === 200 && a.body.includes('"ticketsAvailable"'),
     );
-    const s = r.latency.summary();
-    result.read = {
-      rps: rate(r.requests, r.ms),
-      p50Ms: s.p50,
-      p99Ms: s.p99,
-      errors: r.errors,
-      firstError: r.firstError,
-    };
-    progress.done(`${group(Math.round(result.read.rps))} requests/s, p99 ${s.p99.toFixed(1)} ms, ${r.errors} errors`);
   }
 
   if (p.arrival !== 'burst') {
@@ -995,25 +999,13 @@ export async function runOnce(ctx: Ctx, run: number): Promise<RunResult> {
     const lag = await withCpu(ctx, `ramp (run ${run})`, result.cpu, async () => {
       const fire = (i: number, scheduledAt: number) => {
         attempts.markSent(i, scheduledAt);
+        const answered = (parsed: Parsed) => {
+          if (!attempts.answer(i, parsed, (id) => poller.add(i, id)) && attempts.retry(i))
+            setTimeout(() => fire(i, scheduledAt), 100);
+        };
         rampClients[i % G]!.graphql(book(`ramp-${run}-${i}`), users.headers[userOf(i)]!).then(
-          (a) => {
-            const parsed = parseHttpBooking('bookTicket', a);
-            const now = performance.now();
-            if ('error' in parsed) {
-              attempts.error(parsed.error);
-              if (attempts.retry(i)) setTimeout(() => fire(i, scheduledAt), 100);
-              return;
-            }
-            attempts.markAnswered(i, now);
-            if (parsed.booking.status === 'QUEUED') {
-              attempts.queued += 1;
-              poller.add(i, parsed.booking.id);
-            } else attempts.decide(i, parsed.booking, now);
-          },
-          (err: unknown) => {
-            attempts.error(`http: ${String(err)}`);
-            if (attempts.retry(i)) setTimeout(() => fire(i, scheduledAt), 100);
-          },
+          (a) => answered(parseHttpBooking('bookTicket', a)),
+          (err: unknown) => answered({ error: `http: ${String(err)}` }),
         );
       };
       const loop = await openLoop({
@@ -1054,9 +1046,7 @@ export async function runOnce(ctx: Ctx, run: number): Promise<RunResult> {
     progress.log(
       `ramp, per second ("waiting": attempts queued in the client for a free connection):\n${renderTimeline(rampTimeline, ['waiting'])}`,
     );
-    progress.done(
-      `decision p99 ${result.ramp.decision.p99.toFixed(1)} ms, ${invariants.ok ? 'invariants hold' : `INVARIANTS BROKEN: ${invariants.problems.join('; ')}`}`,
-    );
+    progress.done(`decision p99 ${result.ramp.decision.p99.toFixed(1)} ms, ${invariantsNote(invariants)}`);
   }
 
   await Promise.all([...small, ...closedClients].map((c) => c.close()));
