@@ -9,6 +9,7 @@ import {
   orderReaches,
   orderStatus,
   paymentOf,
+  sql,
 } from './support/payment-fixtures.js';
 import { errorCode, eventually, gql, gqlOk, startTestSystem, type TestSystem } from './support/system.js';
 import { startStripeStandIn, type StripeStandIn } from './support/stripe-stand-in.js';
@@ -127,6 +128,29 @@ describe('with the stripe driver', () => {
     expect(cancelOrder.status).toBe('CANCELLED');
     expect(stripe.intent(session.paymentIntentId).status).toBe('canceled');
     expect((await stockState(sys, event.id)).pgAvailable).toBe(5);
+  });
+
+  it('sweeps every PAYING order whose hold ended, past one the provider cannot cancel yet', async () => {
+    const stuck = await payingOrder();
+    const next = await payingOrder();
+    // Both delayed expiry jobs are lost, and Stripe is still processing the first card.
+    await sys.app.infra.nats.jsm.streams.purge(sys.app.infra.nats.names.streams.expiry);
+    stripe.intent(stuck.session.paymentIntentId).status = 'processing';
+    const holdsOver = async () => {
+      const [row] = await sql<{ over: boolean }>(
+        sys.app,
+        `select now() > max(expires_at) as over from orders where id in (?, ?)`,
+        [stuck.orderId, next.orderId],
+      );
+      return row?.over ? true : undefined;
+    };
+    await eventually(holdsOver, EXPIRY_WAIT_MS);
+
+    const result = await sys.app.services.holds.sweep(1); // one order per page
+    expect(result.pending).toContain(stuck.orderId);
+    expect(await orderStatus(sys.app, stuck.orderId)).toBe('PAYING');
+    expect(await orderStatus(sys.app, next.orderId)).toBe('CANCELLED');
+    expect(stripe.intent(next.session.paymentIntentId).status).toBe('canceled');
   });
 
   it('cancels the PaymentIntent of a PAYING order at its hold end, then the order', async () => {

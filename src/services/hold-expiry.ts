@@ -10,7 +10,7 @@ const UNPAID_STATUSES = ['UNPAID', 'FAILED'] as const;
 export interface ExpiryResult {
   cancelled: number;
   /** PAYING orders whose intent the provider could not cancel yet (e.g. `processing`): try again later. */
-  pending: number;
+  pending: string[];
 }
 
 /**
@@ -47,7 +47,7 @@ export class HoldExpiry {
 
   /** Ends the holds among these orders that have run out; the others are left alone. */
   async expire(orderIds: readonly string[]): Promise<ExpiryResult> {
-    if (orderIds.length === 0) return { cancelled: 0, pending: 0 };
+    if (orderIds.length === 0) return { cancelled: 0, pending: [] };
     const cancelled = await this.deps.transitions.run(async (t) => {
       const moved = await t.move(orderIds, UNPAID_STATUSES, 'CANCELLED', { expired: true });
       await this.giveBack(t, moved);
@@ -90,14 +90,24 @@ export class HoldExpiry {
       cancelled += moved.length;
       if (seen < batchSize) break;
     }
-    const paying = await this.deps.orm.em
-      .fork()
-      .execute<{ id: string }[]>(
-        `select id from orders where status = 'PAYING' and expires_at <= now() order by expires_at limit ?`,
-        [batchSize],
+    // Every overdue PAYING order, page by page: one the provider cannot cancel yet must not keep
+    // the ones behind it waiting.
+    const result: ExpiryResult = { cancelled, pending: [] };
+    // The cursor keeps Postgres' microseconds as text: a JS Date would round them to milliseconds.
+    let after: { expiresAt: string; id: string } | null = null;
+    for (;;) {
+      const page: { id: string; expires_at: string }[] = await this.deps.orm.em.fork().execute(
+        `select id, expires_at::text as expires_at from orders where status = 'PAYING' and expires_at <= now()
+         ${after ? 'and (expires_at, id) > (?::timestamptz, ?::uuid)' : ''} order by expires_at, id limit ?`,
+        after ? [after.expiresAt, after.id, batchSize] : [batchSize],
       );
-    const result = await this.cancelPaying(paying.map((r) => r.id));
-    return { cancelled: cancelled + result.cancelled, pending: result.pending };
+      const paid = await this.cancelPaying(page.map((r) => r.id));
+      result.cancelled += paid.cancelled;
+      result.pending.push(...paid.pending);
+      const last = page.at(-1);
+      if (!last || page.length < batchSize) return result;
+      after = { expiresAt: last.expires_at, id: last.id };
+    }
   }
 
   /** Tickets back (one stock update per event) and a notification per cancelled order. */
@@ -107,16 +117,16 @@ export class HoldExpiry {
   }
 
   private async cancelPaying(ids: string[]): Promise<ExpiryResult> {
-    const result: ExpiryResult = { cancelled: 0, pending: 0 };
+    const result: ExpiryResult = { cancelled: 0, pending: [] };
     for (const id of ids) {
       try {
         const outcome = await this.deps.settlement.cancelPaying(id, { expired: true });
         if (outcome === 'cancelled') result.cancelled += 1;
-        if (outcome === 'pending') result.pending += 1;
+        if (outcome === 'pending') result.pending.push(id);
       } catch (err) {
         // The provider is unreachable: this order waits for the next try, the others go on.
         this.deps.log.warn({ err, orderId: id }, 'could not cancel the payment intent of an expired order');
-        result.pending += 1;
+        result.pending.push(id);
       }
     }
     return result;

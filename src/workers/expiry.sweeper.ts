@@ -18,7 +18,9 @@ export function startExpirySweeper(infra: Infra, holds: HoldExpiry): Worker & Pe
     lock: { redis: infra.redis, key: `${config.namespace}:lock:expiry-sweeper` },
     async task() {
       const result = await holds.sweep();
-      if (result.cancelled > 0 || result.pending > 0) log.info(result, 'expired holds swept');
+      if (result.cancelled > 0 || result.pending.length > 0) {
+        log.info({ cancelled: result.cancelled, pending: result.pending.length }, 'expired holds swept');
+      }
     },
   });
 }

@@ -13,6 +13,7 @@ const DURABLE = 'expiry-worker';
 const MAX_BATCH = 2500;
 /** The reminder comes this long before the hold ends (or at half the hold, if that is shorter). */
 const REMINDER_LEAD_MS = 60_000;
+const ACK_WAIT_MS = 60_000;
 /** A PAYING order the provider could not cancel yet (e.g. `processing`) is tried again this much later. */
 const PENDING_RETRY_MS = 15_000;
 
@@ -33,7 +34,7 @@ export async function startExpiryWorker(infra: Infra, holds: HoldExpiry): Promis
     log,
     stream: nats.names.streams.expiry,
     durable: DURABLE,
-    ackWaitMs: 60_000,
+    ackWaitMs: ACK_WAIT_MS,
     maxBatch: MAX_BATCH,
     isValid: isValid(HoldExpiryJob),
     async handle(jobs) {
@@ -53,11 +54,20 @@ export async function startExpiryWorker(infra: Infra, holds: HoldExpiry): Promis
         for (const job of remind) job.nak(Math.max(1, Date.parse(job.data.expiresAt) - pgNow));
       }
       if (due.length > 0) {
-        const result = await holds.expire(due.flatMap((j) => j.data.orderIds));
+        // Cancelling PAYING orders calls the provider once per order, which may outlast the ack
+        // wait: keep the jobs ours meanwhile, so JetStream does not hand them to another worker.
+        const heartbeat = setInterval(() => due.forEach((job) => job.working()), ACK_WAIT_MS / 3);
+        let result;
+        try {
+          result = await holds.expire(due.flatMap((j) => j.data.orderIds));
+        } finally {
+          clearInterval(heartbeat);
+        }
         if (result.cancelled > 0) log.info({ cancelled: result.cancelled }, 'holds expired');
-        // A pending cancellation keeps every due job of this batch: handling them again is harmless.
+        // Only a job with an order the provider could not cancel yet comes back; the others are done.
+        const pending = new Set(result.pending);
         for (const job of due) {
-          if (result.pending > 0) job.nak(PENDING_RETRY_MS);
+          if (job.data.orderIds.some((id) => pending.has(id))) job.nak(PENDING_RETRY_MS);
           else job.ack();
         }
       }
