@@ -4,7 +4,7 @@ import { verifyStripeWebhook, WebhookSignatureError } from '../infra/payments/we
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { HANDLED_EVENT_TYPES, toPaymentAction } from '../services/payment-events.js';
-import type { PaymentEventJob } from '../services/queue-messages.js';
+import { queuePaymentEvent } from '../services/payment-queue.js';
 import { readBody } from './body.js';
 import { sendJson, type Route } from './server.js';
 
@@ -78,7 +78,7 @@ export function stripeWebhookRoute(deps: StripeWebhookDeps): Route {
     }
     if (pending) {
       try {
-        await publishPaymentEvent(deps.nats, event.type, event.id, event.id);
+        await queuePaymentEvent(deps.nats, event.type, event.id, event.id);
       } catch (err) {
         // Stored, so not lost: the webhook sweep queues it once NATS is back.
         deps.log.warn({ err, eventId: event.id }, 'could not queue a stored Stripe event; the sweep will');
@@ -88,17 +88,6 @@ export function stripeWebhookRoute(deps: StripeWebhookDeps): Route {
     sendJson(res, 200, { received: true });
     return true;
   };
-}
-
-/** Queues a stored event for the payment worker; `msgId` lets JetStream drop a repeat. */
-export async function publishPaymentEvent(nats: Nats, type: string, eventId: string, msgId: string): Promise<void> {
-  const job: PaymentEventJob = { eventId };
-  await nats.js.publish(nats.names.jobs.paymentEvent(subjectToken(type)), JSON.stringify(job), { msgID: msgId });
-}
-
-/** Stripe's types are dotted lower-case words; anything else is kept out of subjects and labels. */
-function subjectToken(type: string): string {
-  return /^[a-z0-9_.]+$/.test(type) ? type : 'other';
 }
 
 /** Bounded label values: the handled types by name, everything else together. */

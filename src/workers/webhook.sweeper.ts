@@ -1,5 +1,5 @@
 import type { Infra } from '../app.js';
-import { publishPaymentEvent } from '../http/stripe-webhook.route.js';
+import { queuePaymentEvent } from '../services/payment-queue.js';
 import type { Worker } from './index.js';
 import { runPeriodically } from './periodic.js';
 
@@ -30,7 +30,7 @@ export function startWebhookSweeper(infra: Infra): Worker {
         [periodSeconds, periodSeconds, BATCH],
       );
       for (const row of rows) {
-        await publishPaymentEvent(nats, row.type, row.id, `${row.id}:sweep:${row.period}`);
+        await queuePaymentEvent(nats, row.type, row.id, `${row.id}:sweep:${row.period}`);
       }
       if (rows.length > 0) log.warn({ count: rows.length }, 'queued unapplied Stripe events again');
     },
