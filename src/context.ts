@@ -1,4 +1,5 @@
 import type { EntityManager } from './infra/database.js';
+import { UnauthenticatedError } from './errors.js';
 import type { UserRole } from './entities/user.entity.js';
 import type { LiveFeeds } from './services/live-feeds.js';
 import type { Loaders } from './services/loaders.js';
@@ -20,4 +21,10 @@ export interface RequestContext {
   readonly loaders: Loaders;
   /** The sources of GraphQL subscriptions (static subscribe functions reach them here). */
   readonly feeds: LiveFeeds;
+}
+
+/** The caller, for service methods that need one (resolvers mark them `@Authorized()` as well). */
+export function signedIn(ctx: RequestContext): AuthUser {
+  if (!ctx.user) throw new UnauthenticatedError();
+  return ctx.user;
 }

@@ -1,7 +1,6 @@
-import type { Order } from '../entities/order.entity.js';
 import type { Database } from '../infra/database.js';
 import type { Logger } from '../logger.js';
-import { orderFromRow, type OrderTransitions, type Transition } from './order-transitions.js';
+import { orderFromRow, type OrderTransitions } from './order-transitions.js';
 import type { PaymentSettlement } from './payment-settlement.js';
 
 /** Statuses whose hold simply ends at expiry (a PAYING one needs its intent cancelled first). */
@@ -49,9 +48,8 @@ export class HoldExpiry {
   async expire(orderIds: readonly string[]): Promise<ExpiryResult> {
     if (orderIds.length === 0) return { cancelled: 0, pending: [] };
     const cancelled = await this.deps.transitions.run(async (t) => {
-      const moved = await t.move(orderIds, UNPAID_STATUSES, 'CANCELLED', { expired: true });
-      await this.giveBack(t, moved);
-      return moved.map((o) => o.id);
+      const cancelled = await t.cancel(orderIds, UNPAID_STATUSES, { expired: true });
+      return cancelled.map((o) => o.id);
     });
     await this.deps.settlement.cancelIntentsOf(cancelled);
     const paying = await this.deps.orm.em
@@ -77,13 +75,11 @@ export class HoldExpiry {
            order by expires_at limit ? for update skip locked`,
           [[...UNPAID_STATUSES], batchSize],
         );
-        const orders = await t.move(
+        const orders = await t.cancel(
           rows.map((r) => r.id),
           UNPAID_STATUSES,
-          'CANCELLED',
           { expired: true },
         );
-        await this.giveBack(t, orders);
         return { seen: rows.length, moved: orders.map((o) => o.id) };
       });
       await this.deps.settlement.cancelIntentsOf(moved);
@@ -108,12 +104,6 @@ export class HoldExpiry {
       if (!last || page.length < batchSize) return result;
       after = { expiresAt: last.expires_at, id: last.id };
     }
-  }
-
-  /** Tickets back (one stock update per event) and a notification per cancelled order. */
-  private async giveBack(t: Transition, orders: Order[]): Promise<void> {
-    await t.release(orders);
-    for (const order of orders) t.notify(order, 'ORDER_CANCELLED');
   }
 
   private async cancelPaying(ids: string[]): Promise<ExpiryResult> {

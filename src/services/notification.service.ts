@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import type { RequestContext } from '../context.js';
+import { signedIn, type RequestContext } from '../context.js';
 import type { LiveBus } from '../infra/live-bus.js';
 import type { LiveTopics } from './live-topics.js';
 import { Notification, NotificationKind } from '../entities/notification.entity.js';
-import { BadInputError, NotFoundError, UnauthenticatedError } from '../errors.js';
+import { BadInputError, NotFoundError } from '../errors.js';
 import type { EntityManager } from '../infra/database.js';
 import { decodeCursor, encodeCursor, pageSize, type Page } from './cursor.js';
 import { isUuid } from './event.service.js';
@@ -227,7 +227,3 @@ export function isNotificationRequest(data: unknown): data is NotificationReques
 }
 
 /** `@Authorized()` guards the resolvers; this keeps the service safe when called from elsewhere. */
-function signedIn(ctx: RequestContext) {
-  if (!ctx.user) throw new UnauthenticatedError();
-  return ctx.user;
-}

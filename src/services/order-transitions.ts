@@ -93,6 +93,21 @@ export class Transition {
     return orders;
   }
 
+  /**
+   * Ends holds: the orders still in `from` (and matching `where`, as in `move`) become CANCELLED,
+   * their tickets go back to stock and each buyer is told. Returns the orders it cancelled.
+   */
+  async cancel(
+    ids: readonly string[],
+    from: readonly OrderStatus[],
+    where: Parameters<Transition['move']>[3] = {},
+  ): Promise<Order[]> {
+    const cancelled = await this.move(ids, from, 'CANCELLED', where);
+    await this.release(cancelled);
+    for (const order of cancelled) this.notify(order, 'ORDER_CANCELLED');
+    return cancelled;
+  }
+
   /** The orders' tickets go back to the stock rows now, and to Redis and live counts after the commit. */
   async release(orders: readonly Order[]): Promise<void> {
     if (orders.length === 0) return;

@@ -120,11 +120,9 @@ export class PaymentSettlement {
     }
     const cancelled = await this.deps.transitions.run(async (t) => {
       // The intent is cancelled now, so whatever open status the order reached meanwhile ends too.
-      const [moved] = await t.move([orderId], OPEN_STATUSES, 'CANCELLED', { expired: opts.expired });
-      if (!moved) return false;
-      await t.release([moved]);
+      const [cancelled] = await t.cancel([orderId], OPEN_STATUSES, { expired: opts.expired });
+      if (!cancelled) return false;
       await t.paymentStatus(orderId, 'canceled');
-      t.notify(moved, 'ORDER_CANCELLED');
       return true;
     });
     return cancelled ? 'cancelled' : 'changed';
@@ -200,10 +198,10 @@ export class PaymentSettlement {
         });
       case 'cancel':
         return this.inTx(eventId, async (t) => {
-          const moved = await this.moveOne(t, order, 'CANCELLED');
-          await t.release([moved]);
+          // The conditional update from exactly the status the plan was made for.
+          const [cancelled] = await t.cancel([order.id], [order.status]);
+          if (!cancelled) throw new OrderChanged();
           await t.paymentStatus(order.id, 'canceled');
-          t.notify(moved, 'ORDER_CANCELLED');
           return 'CANCELLED (intent cancelled at the provider)';
         });
       case 'refund':

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { RequestContext } from '../context.js';
+import { signedIn, type RequestContext } from '../context.js';
 import type { Order } from '../entities/order.entity.js';
-import { ConflictError, ForbiddenError, NotFoundError, UnauthenticatedError, UnavailableError } from '../errors.js';
+import { ConflictError, ForbiddenError, NotFoundError, UnavailableError } from '../errors.js';
 import type { Database } from '../infra/database.js';
 import type { LiveBus } from '../infra/live-bus.js';
 import type { PaymentProvider } from '../infra/payments/create-payment-gateway.js';
@@ -131,11 +131,8 @@ export class PaymentService {
     const { order } = await this.ownOrder(ctx, orderId);
     if (order.status === 'UNPAID' || order.status === 'FAILED') {
       const cancelled = await this.deps.transitions.run(async (t) => {
-        const [moved] = await t.move([order.id], ['UNPAID', 'FAILED'], 'CANCELLED', { userId: user.id });
-        if (!moved) return null;
-        await t.release([moved]);
-        t.notify(moved, 'ORDER_CANCELLED');
-        return moved;
+        const [cancelled] = await t.cancel([order.id], ['UNPAID', 'FAILED'], { userId: user.id });
+        return cancelled ?? null;
       });
       if (cancelled) {
         await this.deps.settlement.cancelIntentsOf([cancelled.id]);
@@ -261,7 +258,3 @@ export class PaymentService {
 }
 
 /** `@Authorized()` guards the resolvers; this keeps the service safe when called from elsewhere. */
-function signedIn(ctx: RequestContext) {
-  if (!ctx.user) throw new UnauthenticatedError();
-  return ctx.user;
-}
