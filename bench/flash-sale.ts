@@ -20,10 +20,19 @@
  * Flags (defaults): --tickets 10000 --users 50000 --gateways 1 --workers 1 --arrival burst|ramp
  * (both) --ramp-rate 2000 --duration 10 (s, ramp and throughput phases) --concurrency 64
  * --readers 200 --burst-connections 2000 --ramp-connections (rate × wait) --ws-share 0.2
- * --wait-ms 2000 (BOOKING_WAIT_MS) --runs 1 --json FILE --url URL --jwt-secret S --namespace NS
+ * --wait-ms 2000 (BOOKING_WAIT_MS; `--env BOOKING_WAIT_MS=…` sets the same, both must agree)
+ * --open-delay 3 (s from creating the event to the sale opening) --poll-ms 250 (booking(id) polls
+ * of attempts answered QUEUED over HTTP) --warmup 1 (s unmeasured before each closed loop)
+ * --decide-timeout 300 (s to wait for the last decisions of the burst and the ramp) --runs 1
+ * --json FILE --url URL --jwt-secret S --namespace NS (the last two only with --url)
  * --env K=V (more env for the children, repeatable) --naive-clients 50 --skip-baselines
  * --skip-throughput (no sold-out/read phases) --cpu-prof DIR (V8 profiles of the gateway/worker
  * processes, written when they stop; summarize with dist/bench/profile-summary.js) --quick.
+ * --quick changes the defaults of --tickets 200, --users 1000, --ramp-rate 300, --duration 3,
+ * --concurrency 32, --readers 20, --burst-connections 200, --naive-clients 20, --open-delay 2,
+ * --warmup 0.5 and --decide-timeout 60. With --url, the flags that only shape the processes the
+ * benchmark starts (--gateways, --workers, --env, --cpu-prof) are refused, not ignored. A flag
+ * error exits with status 2 before anything starts.
  * Each phase's per-second timeline (counts and cores per process) goes to stderr and --json.
  * DATABASE_URL, REDIS_URL, NATS_URL and JWT_SECRET are read through the app's config module.
  */
@@ -63,47 +72,55 @@ const USAGE =
   'usage: npm run bench -- [--quick] [--tickets T] [--users U] [--gateways G] [--workers W] [--json out.json] … (see bench/flash-sale.ts)';
 
 /** Default ramp connections: rate × BOOKING_WAIT_MS, between 64 and 8,000 (file descriptors). */
-function rampConnectionsFor(values: { quick?: boolean; 'ramp-rate'?: string; 'wait-ms'?: string }): number {
-  const rate = Number(values['ramp-rate'] ?? (values.quick ? 300 : 2000));
-  const waitMs = Number(values['wait-ms'] ?? 2000);
+function rampConnectionsFor(rate: number, waitMs: number): number {
   return Math.min(8000, Math.max(64, Math.ceil((rate * waitMs) / 1000)));
 }
 
+/** A flag the benchmark cannot honour: say so and stop (status 2) before anything starts. */
+function usageError(message: string): never {
+  console.error(`flash-sale: ${message}\n${USAGE}`);
+  process.exit(2);
+}
+
+const OPTIONS = {
+  tickets: { type: 'string' },
+  users: { type: 'string' },
+  gateways: { type: 'string' },
+  workers: { type: 'string' },
+  arrival: { type: 'string' },
+  'ramp-rate': { type: 'string' },
+  duration: { type: 'string' },
+  concurrency: { type: 'string' },
+  readers: { type: 'string' },
+  'burst-connections': { type: 'string' },
+  'ramp-connections': { type: 'string' },
+  'ws-share': { type: 'string' },
+  'wait-ms': { type: 'string' },
+  'open-delay': { type: 'string' },
+  'poll-ms': { type: 'string' },
+  warmup: { type: 'string' },
+  'decide-timeout': { type: 'string' },
+  'naive-clients': { type: 'string' },
+  runs: { type: 'string' },
+  json: { type: 'string' },
+  url: { type: 'string' },
+  'jwt-secret': { type: 'string' },
+  namespace: { type: 'string' },
+  env: { type: 'string', multiple: true },
+  'skip-baselines': { type: 'boolean' },
+  'skip-throughput': { type: 'boolean' },
+  'cpu-prof': { type: 'string' },
+  quick: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
 function parseFlags() {
-  const { values } = parseArgs({
-    options: {
-      tickets: { type: 'string' },
-      users: { type: 'string' },
-      gateways: { type: 'string' },
-      workers: { type: 'string' },
-      arrival: { type: 'string' },
-      'ramp-rate': { type: 'string' },
-      duration: { type: 'string' },
-      concurrency: { type: 'string' },
-      readers: { type: 'string' },
-      'burst-connections': { type: 'string' },
-      'ramp-connections': { type: 'string' },
-      'ws-share': { type: 'string' },
-      'wait-ms': { type: 'string' },
-      'open-delay': { type: 'string' },
-      'poll-ms': { type: 'string' },
-      warmup: { type: 'string' },
-      'decide-timeout': { type: 'string' },
-      'naive-clients': { type: 'string' },
-      runs: { type: 'string' },
-      json: { type: 'string' },
-      url: { type: 'string' },
-      'jwt-secret': { type: 'string' },
-      namespace: { type: 'string' },
-      env: { type: 'string', multiple: true },
-      'skip-baselines': { type: 'boolean' },
-      'skip-throughput': { type: 'boolean' },
-      'cpu-prof': { type: 'string' },
-      quick: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    strict: true,
-  });
+  let values;
+  try {
+    ({ values } = parseArgs({ options: OPTIONS, strict: true }));
+  } catch (err) {
+    usageError(err instanceof Error ? err.message : String(err));
+  }
   if (values.help) {
     console.log(USAGE);
     process.exit(0);
@@ -113,30 +130,56 @@ function parseFlags() {
     const raw = values[name];
     if (raw === undefined) return quick ? quickValue : fallback;
     const n = Number(raw);
-    if (!Number.isFinite(n) || n < 0) throw new Error(`--${name}: not a number: ${String(raw)}`);
+    if (!Number.isFinite(n) || n < 0) usageError(`--${name}: not a number: ${String(raw)}`);
     return n;
   };
   const arrival = values.arrival ?? 'both';
-  if (!['both', 'burst', 'ramp'].includes(arrival)) throw new Error('--arrival: burst or ramp');
+  if (!['both', 'burst', 'ramp'].includes(arrival)) usageError('--arrival: burst or ramp');
+  // A running system (--url) has its own processes: the flags that shape the ones started here
+  // would do nothing; the system's secret and namespace, on the other hand, only mean something there.
+  if (values.url !== undefined) {
+    const ignored = (['gateways', 'workers', 'env', 'cpu-prof'] as const).filter((f) => values[f] !== undefined);
+    if (ignored.length) {
+      usageError(`${ignored.map((f) => `--${f}`).join(', ')}: not with --url (the system runs already)`);
+    }
+  } else {
+    const attachOnly = (['jwt-secret', 'namespace'] as const).filter((f) => values[f] !== undefined);
+    if (attachOnly.length) usageError(`${attachOnly.map((f) => `--${f}`).join(', ')}: only with --url`);
+  }
   const env: Record<string, string> = {};
   for (const kv of values.env ?? []) {
     const eq = kv.indexOf('=');
-    if (eq < 1) throw new Error(`--env: expected KEY=VALUE, got ${kv}`);
+    if (eq < 1) usageError(`--env: expected KEY=VALUE, got ${kv}`);
     env[kv.slice(0, eq)] = kv.slice(eq + 1);
   }
+  // BOOKING_WAIT_MS has two spellings, --wait-ms and --env BOOKING_WAIT_MS=…: one value from here on.
+  let waitMs = num('wait-ms', 2000);
+  const envWait = env['BOOKING_WAIT_MS'];
+  if (envWait !== undefined) {
+    const n = Number(envWait);
+    if (envWait.trim() === '' || !Number.isFinite(n) || n < 0) {
+      usageError(`--env BOOKING_WAIT_MS: not a number: ${envWait}`);
+    }
+    if (values['wait-ms'] !== undefined && n !== waitMs) {
+      usageError(`--wait-ms ${values['wait-ms']} and --env BOOKING_WAIT_MS=${envWait} disagree: give one`);
+    }
+    waitMs = n;
+  }
+  waitMs = Math.round(waitMs);
+  const rampRate = Math.max(1, num('ramp-rate', 2000, 300));
   const params: BenchParams = {
     tickets: Math.max(1, Math.round(num('tickets', 10_000, 200))),
     users: Math.max(1, Math.round(num('users', 50_000, 1000))),
     gateways: Math.max(1, Math.round(num('gateways', 1))),
     workers: Math.max(1, Math.round(num('workers', 1))),
     arrival: arrival as BenchParams['arrival'],
-    rampRate: Math.max(1, num('ramp-rate', 2000, 300)),
+    rampRate,
     durationS: Math.max(1, num('duration', 10, 3)),
     concurrency: Math.max(1, Math.round(num('concurrency', 64, 32))),
     readers: Math.round(num('readers', 200, 20)),
     burstConnections: Math.max(1, Math.round(num('burst-connections', 2000, 200))),
     // Enough that the open loop never waits for a connection: rate × the longest a bookTicket may take.
-    rampConnections: Math.max(1, Math.round(num('ramp-connections', rampConnectionsFor(values)))),
+    rampConnections: Math.max(1, Math.round(num('ramp-connections', rampConnectionsFor(rampRate, waitMs)))),
     wsShare: Math.min(1, num('ws-share', 0.2)),
     throughput: !values['skip-throughput'],
     openDelayS: num('open-delay', 3, 2),
@@ -148,7 +191,7 @@ function parseFlags() {
     params,
     quick,
     runs: Math.max(1, Math.round(num('runs', 1))),
-    waitMs: Math.round(num('wait-ms', 2000)),
+    waitMs,
     naiveClients: Math.max(1, Math.round(num('naive-clients', 50, 20))),
     json: values.json,
     url: values.url,
@@ -461,11 +504,7 @@ function renderTable(
         ms3(burst.admittedDecision),
         'bookings.requested_at → decided_at (worker side)',
       ],
-      [
-        '  answered QUEUED',
-        group(burst.queuedAnswers),
-        `BOOKING_WAIT_MS=${flags.env['BOOKING_WAIT_MS'] ?? flags.waitMs}`,
-      ],
+      ['  answered QUEUED', group(burst.queuedAnswers), `BOOKING_WAIT_MS=${flags.waitMs}`],
       [
         '  rejected at the gateway without I/O',
         fmtPct(burst.rejectedAtGatewayShare),

@@ -129,7 +129,7 @@ export async function startSystem(opts: StartOptions): Promise<SystemUnderTest> 
     jwtSecret,
     watched: [...children.map((c) => ({ name: c.name, pids: () => [c.pid] })), ...infraWatched()],
     appProcessNames: children.map((c) => c.name),
-    description: `${gateways.length} gateway + ${workers.length} worker child processes (node ${process.version}, NODE_ENV=production, BOOKING_WAIT_MS=${opts.env['BOOKING_WAIT_MS'] ?? opts.waitMs})`,
+    description: `${gateways.length} gateway + ${workers.length} worker child processes (node ${process.version}, NODE_ENV=production, BOOKING_WAIT_MS=${opts.waitMs})`,
     stop: cleanup,
   };
 }
