@@ -190,7 +190,7 @@ export async function readOrder(em: EntityManager, id: string): Promise<Order | 
   return row ? orderFromRow(row) : null;
 }
 
-export function toOrderLive(order: Order): OrderLive {
+function toOrderLive(order: Order): OrderLive {
   return {
     orderId: order.id,
     userId: order.userId,

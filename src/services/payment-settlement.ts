@@ -14,8 +14,6 @@ import type { TicketStock } from './ticket-stock.js';
 export interface PaymentRef {
   orderId: string;
   intentId: string;
-  provider: string;
-  status: string;
 }
 
 export type ApplyResult =
@@ -166,11 +164,11 @@ export class PaymentSettlement {
   private async payment(column: 'order_id' | 'intent_id', value: string): Promise<PaymentRef | null> {
     const [row] = await this.deps.orm.em
       .fork()
-      .execute<{ order_id: string; intent_id: string; provider: string; status: string }[]>(
-        `select order_id, intent_id, provider, status from payments where ${column} = ?`,
+      .execute<{ order_id: string; intent_id: string }[]>(
+        `select order_id, intent_id from payments where ${column} = ?`,
         [value],
       );
-    return row ? { orderId: row.order_id, intentId: row.intent_id, provider: row.provider, status: row.status } : null;
+    return row ? { orderId: row.order_id, intentId: row.intent_id } : null;
   }
 
   /** Null when the order changed under the plan (plan again). */
@@ -189,7 +187,7 @@ export class PaymentSettlement {
           plan.paymentStatus ? { orderId: order.id, status: plan.paymentStatus } : undefined,
         );
       case 'succeed':
-        return this.inTx(eventId, (t) => this.succeed(t, order, 'SUCCEEDED'));
+        return this.inTx(eventId, (t) => this.succeed(t, order));
       case 'fail':
         return this.inTx(eventId, async (t) => {
           await this.moveOne(t, order, 'FAILED');
@@ -270,11 +268,11 @@ export class PaymentSettlement {
     });
   }
 
-  private async succeed(t: Transition, order: Order, outcome: string): Promise<string> {
+  private async succeed(t: Transition, order: Order): Promise<string> {
     const moved = await this.moveOne(t, order, 'SUCCEEDED');
     await t.paymentStatus(order.id, 'succeeded');
     t.notify(moved, 'ORDER_SUCCEEDED');
-    return outcome;
+    return 'SUCCEEDED';
   }
 
   /** The conditional update from exactly the status the plan was made for. */

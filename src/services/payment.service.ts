@@ -22,7 +22,7 @@ export interface PaymentSession {
 export type SimulatedOutcome = 'SUCCEED' | 'FAIL';
 
 /** The provider name of a free order's session: nothing to confirm, the order is paid. */
-export const FREE_PROVIDER = 'free';
+const FREE_PROVIDER = 'free';
 
 /** How long simulatePayment waits for the payment worker to apply the event it caused. */
 const SIMULATE_WAIT_MS = 5000;
