@@ -9,7 +9,7 @@ import {
   PaymentCountdownDocument,
   SimulatePaymentDocument,
 } from './generated/graphql.js';
-import { ADMIN_EMAIL, createEvent, signUp } from './support/fixtures.js';
+import { ADMIN_EMAIL, createEvent, signUp, stockState } from './support/fixtures.js';
 import {
   bookOrder,
   eventOutcome,
@@ -228,6 +228,53 @@ describe('cancelOrder', () => {
     expect(cancelOrder.status).toBe('CANCELLED');
     expect(await paymentOf(sys.app, orderId)).toMatchObject({ status: 'canceled' });
     await eventually(async () => ((await available(eventId)) === 10 ? true : undefined));
+  });
+
+  it('settles every order once when the buyer cancels while the payment succeeds, with no ticket lost or sold twice', async () => {
+    const total = 6;
+    const event = await createEvent(sys, admin, { ticketsTotal: total, maxPerUser: total });
+    const orders = await Promise.all(Array.from({ length: total }, () => payingOrder(event.id)));
+    const cancels = await Promise.all(
+      orders.map(async ({ orderId }) => {
+        const [, cancel] = await Promise.all([
+          simulate(orderId, 'SUCCEED'),
+          gql(sys.url, CancelOrderDocument, { orderId }, buyer.token),
+        ]);
+        return cancel;
+      }),
+    );
+    // Each cancelOrder either won (CANCELLED) or found the money first (CONFLICT); nothing else.
+    for (const cancel of cancels) {
+      if (cancel.errors) expect(errorCode(cancel)).toBe('CONFLICT');
+      else expect(cancel.data?.cancelOrder.status).toBe('CANCELLED');
+    }
+
+    // Once every webhook is applied, each order ended exactly one way ...
+    const final = await eventually(async () => {
+      const statuses = await Promise.all(orders.map((o) => orderStatus(sys.app, o.orderId)));
+      const [open] = await sql<{ n: string }>(
+        sys.app,
+        `select count(*) as n from webhook_events w join payments p on p.intent_id = w.payload->'data'->'object'->>'id'
+         where p.order_id in (?) and w.processed_at is null`,
+        [orders.map((o) => o.orderId)],
+      );
+      return statuses.every((st) => ['SUCCEEDED', 'CANCELLED', 'REFUNDED'].includes(st)) && open?.n === '0'
+        ? statuses
+        : undefined;
+    }, 15_000);
+    for (const [i, status] of final.entries()) {
+      const orderId = orders[i]!.orderId;
+      expect(await notificationRequests(sys.app, orderId, 'ORDER_SUCCEEDED')).toBe(status === 'SUCCEEDED' ? 1 : 0);
+    }
+    // ... and the tickets add up, in Postgres and in Redis.
+    const sold = final.filter((st) => st === 'SUCCEEDED').length;
+    const state = await eventually(async () => {
+      const st = await stockState(sys, event.id);
+      return st.redis.stock === st.pgAvailable ? st : undefined;
+    });
+    expect(state.pgAvailable + sold).toBe(total);
+    expect(state.held).toBe(sold);
+    expect(state.redis.held).toEqual(state.heldByUser);
   });
 
   it('refuses to cancel a paid order', async () => {
