@@ -1,10 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect as connectNats } from '@nats-io/transport-node';
-import { Redis } from 'ioredis';
 import { dropDatabase } from '../src/infra/database.js';
-import { natsNames } from '../src/infra/nats.js';
+import { deleteNamespace } from '../src/infra/namespace.js';
 import { freePort, pidsByName, spawnNode, waitReady, type Child, type Watched } from './processes.js';
 import { parsePrometheus } from './stats.js';
 
@@ -95,7 +92,7 @@ export async function startSystem(opts: StartOptions): Promise<SystemUnderTest> 
   const children: Child[] = [];
   const cleanup = async () => {
     await Promise.all(children.map((c) => c.stop()));
-    await cleanupNamespace(namespace, opts.redisUrl, opts.natsUrl);
+    await deleteNamespace(namespace, opts);
     await dropDatabase(databaseUrl).catch(() => undefined);
   };
   try {
@@ -156,36 +153,6 @@ export function attachSystem(opts: {
     description: `running system at ${origin} (namespace ${opts.namespace}; app processes not measured)`,
     stop: async () => undefined,
   };
-}
-
-async function cleanupNamespace(namespace: string, redisUrl: string, natsUrl: string): Promise<void> {
-  try {
-    const nc = await connectNats({ servers: natsUrl });
-    try {
-      const jsm = await jetstreamManager(nc);
-      for (const stream of Object.values(natsNames(namespace).streams)) {
-        await jsm.streams.delete(stream).catch(() => undefined);
-      }
-    } finally {
-      await nc.close();
-    }
-  } catch {
-    // NATS gone: nothing to clean there
-  }
-  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  try {
-    await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${namespace}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== '0');
-  } catch {
-    // Redis gone: nothing to clean there
-  } finally {
-    redis.disconnect();
-  }
 }
 
 /** booking_attempts_total by stage and outcome, summed over the targets (gateways or workers). */

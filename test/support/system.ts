@@ -2,13 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { print } from 'graphql';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { createClient, type Client } from 'graphql-ws';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect as connectNats } from '@nats-io/transport-node';
-import { Redis } from 'ioredis';
 import { startApp, type App } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { dropDatabase } from '../../src/infra/database.js';
-import { natsNames } from '../../src/infra/nats.js';
+import { deleteNamespace } from '../../src/infra/namespace.js';
 import { createLogger } from '../../src/logger.js';
 
 /**
@@ -62,35 +59,10 @@ export async function startTestSystem(env: Record<string, string> = {}): Promise
     async stop() {
       await Promise.all(extra.map((a) => a.stop()));
       await app.stop(); // memoized, so this is fine when the test has already stopped the app
-      await cleanupNamespace(config);
+      await deleteNamespace(config.namespace, config); // after the app: nothing recreates what it removes
       await dropDatabase(config.databaseUrl);
     },
   };
-}
-
-/**
- * Removes the namespace's streams and keys so a test leaves the shared servers as it found them.
- * It opens its own connections: the app's are closed by now (the app stops first, so nothing
- * recreates a stream or key behind the cleanup).
- */
-async function cleanupNamespace(config: Config): Promise<void> {
-  const nc = await connectNats({ servers: config.natsUrl });
-  try {
-    const jsm = await jetstreamManager(nc);
-    for (const stream of Object.values(natsNames(config.namespace).streams)) {
-      await jsm.streams.delete(stream).catch(() => undefined);
-    }
-  } finally {
-    await nc.close();
-  }
-  const redis = new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  try {
-    await redis.connect();
-    const keys = await redis.keys(`${config.namespace}:*`);
-    if (keys.length > 0) await redis.del(...keys);
-  } finally {
-    redis.disconnect();
-  }
 }
 
 export interface GraphqlResponse<T> {

@@ -1,0 +1,40 @@
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect as connectNats } from '@nats-io/transport-node';
+import { Redis } from 'ioredis';
+import { natsNames } from './nats.js';
+
+/**
+ * Removes a namespace's JetStream streams and Redis keys (SCAN, not KEYS: the server stays
+ * responsive however many keys it holds), so a test or benchmark leaves the shared servers as it
+ * found them. It opens its own connections; stop the app first, so nothing recreates a stream or
+ * key behind it. Best effort: a server that is gone has nothing to clean, and a failure is skipped.
+ */
+export async function deleteNamespace(namespace: string, urls: { natsUrl: string; redisUrl: string }): Promise<void> {
+  try {
+    const nc = await connectNats({ servers: urls.natsUrl });
+    try {
+      const jsm = await jetstreamManager(nc);
+      for (const stream of Object.values(natsNames(namespace).streams)) {
+        await jsm.streams.delete(stream).catch(() => undefined);
+      }
+    } finally {
+      await nc.close();
+    }
+  } catch {
+    // NATS gone: nothing to clean there
+  }
+  const redis = new Redis(urls.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${namespace}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await redis.del(...keys);
+    } while (cursor !== '0');
+  } catch {
+    // Redis gone: nothing to clean there
+  } finally {
+    redis.disconnect();
+  }
+}
