@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redisKeys } from '../src/infra/redis.js';
 import { startStockSweeper } from '../src/workers/stock.sweeper.js';
 import { BookTicketLeanDocument, StockChangedDocument } from './generated/graphql.js';
 import { ADMIN_EMAIL, createEvent, signUp, stockState } from './support/fixtures.js';
@@ -19,7 +20,8 @@ afterAll(async () => {
   await sys.stop();
 });
 
-const stockKey = (eventId: string) => `${sys.config.namespace}:{e:${eventId}}:stock`;
+const gateKey = (eventId: string, name: string) => `${redisKeys(sys.config.namespace).eventTag(eventId)}:${name}`;
+const stockKey = (eventId: string) => gateKey(eventId, 'stock');
 
 describe('the stock sweep', () => {
   it('loads an event into Redis before its sale opens', async () => {
@@ -57,7 +59,7 @@ describe('the stock sweep', () => {
     const event = await createEvent(sys, admin, { ticketsTotal: 10 });
     const buyer = await signUp(sys);
     await gqlOk(sys.url, BookTicketLeanDocument, { eventId: event.id, idempotencyKey: 'b' }, buyer.token);
-    const inflightKey = `${sys.config.namespace}:{e:${event.id}}:inflightqty`;
+    const inflightKey = gateKey(event.id, 'inflightqty');
     await sys.app.infra.redis.set(inflightKey, 1);
     await sys.app.infra.redis.set(stockKey(event.id), 5);
     await sweeper.runNow();
@@ -72,7 +74,7 @@ describe('the stock sweep', () => {
     const buyers = [await signUp(sys), await signUp(sys)];
     for (const [i, b] of buyers.entries())
       await gqlOk(sys.url, BookTicketLeanDocument, { eventId: event.id, idempotencyKey: `h${i}` }, b.token);
-    const heldKey = `${sys.config.namespace}:{e:${event.id}}:held`;
+    const heldKey = gateKey(event.id, 'held');
     const [first] = Object.keys((await stockState(sys, event.id)).heldByUser);
 
     // Stock and version agree, so a round leaves Redis as it is...

@@ -1,4 +1,4 @@
-import type { Redis } from './redis.js';
+import { redisKeys, type Redis, type RedisKeys } from './redis.js';
 
 /**
  * The gateways' shared record of booking attempts, in Redis: what was asked (for idempotency and
@@ -40,19 +40,22 @@ return {'NEW'}
 type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
 
 export class BookingRegistry {
+  private readonly keys: RedisKeys;
+
   constructor(
     private readonly redis: Redis,
-    private readonly namespace: string,
+    namespace: string,
   ) {
+    this.keys = redisKeys(namespace);
     redis.defineCommand('bookingAdmit', { numberOfKeys: 3, lua: ADMIT });
   }
 
   private recordKey(bookingId: string): string {
-    return `${this.namespace}:bk:${bookingId}`;
+    return this.keys.booking(bookingId);
   }
 
   private get pendingKey(): string {
-    return `${this.namespace}:bk:pending`;
+    return this.keys.pendingBookings;
   }
 
   /**
@@ -67,7 +70,7 @@ export class BookingRegistry {
     const admit = (this.redis as unknown as Record<string, ScriptFn>)['bookingAdmit']!.bind(this.redis);
     const out = (await admit(
       this.recordKey(record.bookingId),
-      `${this.namespace}:rl:${record.userId}`,
+      this.keys.rateLimit(record.userId),
       this.pendingKey,
       JSON.stringify(record),
       rate.limit,

@@ -35,8 +35,7 @@ export async function openRedis(url: string, log: Logger): Promise<Redis> {
 export function redisKeys(namespace: string) {
   const ns = namespace;
   return {
-    stock: (eventId: string) => `${ns}:{e:${eventId}}:stock`,
-    userHeld: (eventId: string) => `${ns}:{e:${eventId}}:held`,
+    /** Prefix of every key of one event's stock gate; the braces keep them in one Redis Cluster slot. */
     eventTag: (eventId: string) => `${ns}:{e:${eventId}}`,
     rateLimit: (userId: string) => `${ns}:rl:${userId}`,
     booking: (bookingId: string) => `${ns}:bk:${bookingId}`,

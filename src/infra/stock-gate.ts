@@ -1,4 +1,4 @@
-import type { Redis } from './redis.js';
+import { redisKeys, type Redis } from './redis.js';
 
 /**
  * The fast gate in front of Postgres: per event, a Redis copy of the stock and of each buyer's
@@ -163,7 +163,7 @@ export class StockGate {
   }
 
   private keys(eventId: string) {
-    const tag = `${this.namespace}:{e:${eventId}}`;
+    const tag = redisKeys(this.namespace).eventTag(eventId);
     return {
       stock: `${tag}:stock`,
       held: `${tag}:held`,
