@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Samples, parsePrometheus, percentile, ratio, round, summarize, table } from '../bench/stats.js';
+import { Samples, parsePrometheus, percentile, ratio, round, summarize, table } from './stats.js';
 
 describe('benchmark statistics', () => {
   it('takes nearest-rank percentiles: never a latency that was not observed', () => {
