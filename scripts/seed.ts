@@ -112,7 +112,7 @@ export interface SeedSummary {
 
 export async function seedDemoData(app: App, now = Date.now()): Promise<SeedSummary> {
   const email = [...app.config.auth.adminEmails][0] ?? DEFAULT_ADMIN_EMAIL;
-  const anonymous = createRequestContext(app, null);
+  const anonymous = createRequestContext(app, null, 'seed');
 
   let admin = await anonymous.em.findOne(User, { email });
   const adminCreated = !admin;
@@ -130,7 +130,7 @@ export async function seedDemoData(app: App, now = Date.now()): Promise<SeedSumm
   const events: SeedSummary['events'] = [];
   for (const input of demoEvents(now)) {
     // A fresh context (and EntityManager fork) per event, as each would be its own request.
-    const ctx = createRequestContext(app, adminUser);
+    const ctx = createRequestContext(app, adminUser, 'seed');
     const existing = await ctx.em.findOne(Event, { title: input.title });
     if (existing) {
       events.push({ id: existing.id, title: existing.title, created: false });

@@ -65,8 +65,9 @@ export async function startApp(
       metrics: infra.metrics,
       production: config.production,
       introspection: config.graphiql,
+      trustedProxies: config.trustedProxies,
       authenticate: (authorization) => services.tokens.fromAuthorizationHeader(authorization),
-      createContext: (user) => createRequestContext({ infra, services }, user),
+      createContext: (user, clientAddress) => createRequestContext({ infra, services }, user, clientAddress),
     });
     if (config.graphiql) {
       const graphiql = createGraphiqlHandler({ endpoint: '/graphql' });
@@ -156,8 +157,12 @@ async function closeInfra(infra: Infra): Promise<void> {
 }
 
 /** The same context for HTTP requests and graphql-ws operations. */
-export function createRequestContext(app: { infra: Infra; services: Services }, user: AuthUser | null): RequestContext {
-  return new LazyRequestContext(app, user);
+export function createRequestContext(
+  app: { infra: Infra; services: Services },
+  user: AuthUser | null,
+  clientAddress: string,
+): RequestContext {
+  return new LazyRequestContext(app, user, clientAddress);
 }
 
 /**
@@ -173,6 +178,7 @@ class LazyRequestContext implements RequestContext {
   constructor(
     private readonly app: { infra: Infra; services: Services },
     readonly user: AuthUser | null,
+    readonly clientAddress: string,
   ) {
     this.feeds = app.services.feeds;
   }

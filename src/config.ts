@@ -61,6 +61,8 @@ const EnvSchema = z.object({
   MIGRATE_ON_START: bool.default(true),
   GRAPHIQL: bool.optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Comma-separated addresses of reverse proxies whose `X-Forwarded-For` names the client; empty: the socket's peer is the client. */
+  TRUSTED_PROXIES: z.string().default(''),
   /** How often the safety-net sweeps (expired holds, undecided bookings, unapplied webhooks) run. */
   SWEEP_INTERVAL_MS: int(100).default(5000),
 });
@@ -126,6 +128,7 @@ function toConfig(env: Env) {
     natsUrl: env.NATS_URL,
     migrateOnStart: env.MIGRATE_ON_START,
     graphiql: env.GRAPHIQL ?? !production,
+    trustedProxies: new Set(splitList(env.TRUSTED_PROXIES)),
     auth: {
       /** Without JWT_SECRET (development only) tokens are signed with a random key and die with the process. */
       jwtSecret: env.JWT_SECRET ?? randomBytes(32).toString('hex'),

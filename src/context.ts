@@ -17,6 +17,8 @@ export interface AuthUser {
  */
 export interface RequestContext {
   readonly user: AuthUser | null;
+  /** Where the request came from (the socket's peer, or the client named by a trusted proxy). */
+  readonly clientAddress: string;
   readonly em: EntityManager;
   readonly loaders: Loaders;
   /** The sources of GraphQL subscriptions (static subscribe functions reach them here). */

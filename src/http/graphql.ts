@@ -21,6 +21,7 @@ import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { readBody } from './body.js';
+import { clientAddress } from './client-address.js';
 import { CompiledOperations } from './compiled-operations.js';
 
 /** Query limits, the same on HTTP and graphql-ws; clients are told a limit was hit, not what it is. */
@@ -33,9 +34,11 @@ export interface GraphqlOptions {
   metrics: Metrics;
   production: boolean;
   introspection: boolean;
+  /** Proxies whose X-Forwarded-For names the client (see clientAddress). */
+  trustedProxies: ReadonlySet<string>;
   /** Verifies `Authorization: Bearer …`; null for an anonymous caller, throws UNAUTHENTICATED. */
   authenticate(authorization: unknown): AuthUser | null;
-  createContext(user: AuthUser | null): RequestContext;
+  createContext(user: AuthUser | null, clientAddress: string): RequestContext;
 }
 
 export interface GraphqlEndpoint {
@@ -134,7 +137,11 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
     } catch {
       return false; // Apollo answers 401 with the standard shape
     }
-    const result = await operation.query(undefined, opts.createContext(user), request.variables ?? {});
+    const result = await operation.query(
+      undefined,
+      opts.createContext(user, clientAddress(req, opts.trustedProxies)),
+      request.variables ?? {},
+    );
     // Without `data` the operation did not run (e.g. bad variables): let Apollo word the error.
     if (result.data === undefined) return false;
     const payload = result.errors
@@ -177,7 +184,7 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
             search: url.search,
             body: body === undefined || body.length === 0 ? undefined : parseJson(body),
           },
-          context: async () => opts.createContext(authenticateHttp(opts, req)),
+          context: async () => opts.createContext(authenticateHttp(opts, req), clientAddress(req, opts.trustedProxies)),
         });
         res.statusCode = result.status ?? 200;
         for (const [key, value] of result.headers) res.setHeader(key, value);
@@ -196,11 +203,13 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
     attachWebSocket(server) {
       const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: MAX_BODY_BYTES });
       const users = new WeakMap<object, AuthUser | null>();
-      const serverCleanup = useServer<Record<string, unknown>, { socket: unknown }>(
+      const addresses = new WeakMap<object, string>();
+      const serverCleanup = useServer<Record<string, unknown>, { socket: unknown; request: IncomingMessage }>(
         {
           schema: opts.schema,
           // connection_init carries `{ authorization: "Bearer <token>" }`; a bad token closes the socket (4403).
           onConnect: async (ctx) => {
+            addresses.set(ctx, clientAddress(ctx.extra.request, opts.trustedProxies));
             try {
               users.set(ctx, opts.authenticate(authorizationParam(ctx.connectionParams)));
               return true;
@@ -228,7 +237,7 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
               document: prepared.document,
               variableValues: payload.variables ?? null,
               operationName: payload.operationName ?? null,
-              contextValue: opts.createContext(users.get(ctx) ?? null),
+              contextValue: opts.createContext(users.get(ctx) ?? null, addresses.get(ctx) ?? 'unknown'),
             };
           },
           // Queries and mutations run compiled, as on HTTP; subscriptions on graphql's own subscribe.
