@@ -17,7 +17,8 @@ import {
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import type { AuthUser, RequestContext } from '../context.js';
-import { AppError } from '../errors.js';
+import { AppError, ErrorCode, UnavailableError } from '../errors.js';
+import { isDependencyFailure } from '../infra/dependency-failure.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { readBody } from './body.js';
@@ -49,7 +50,8 @@ export interface GraphqlEndpoint {
 
 /**
  * Keeps the messages of the domain's own errors and of bad requests, and masks everything else:
- * an unknown error is logged with its operation and reaches the client as a bare internal error.
+ * a dependency that failed is UNAVAILABLE; any other unknown error is logged with its operation
+ * and reaches the client as a bare internal error.
  */
 export function formatError(
   log: Logger,
@@ -66,6 +68,16 @@ export function formatError(
     metrics.graphqlErrors.inc({ code: typeof code === 'string' ? code : 'GRAPHQL_VALIDATION_FAILED' });
     const message = code === 'GRAPHQL_PARSE_FAILED' ? hideTokenLimit(formatted.message) : formatted.message;
     return { ...formatted, message, extensions };
+  }
+  if (isDependencyFailure(original)) {
+    // An outage, not a bug: one short line per error (no stack) and the contract's UNAVAILABLE.
+    metrics.graphqlErrors.inc({ code: ErrorCode.UNAVAILABLE });
+    log.warn({ path: formatted.path, cause: (original as Error).message }, 'a dependency failed during an operation');
+    return {
+      message: new UnavailableError().message,
+      path: formatted.path,
+      extensions: { code: ErrorCode.UNAVAILABLE },
+    };
   }
   metrics.graphqlErrors.inc({ code: 'INTERNAL_SERVER_ERROR' });
   log.error({ err: original, path: formatted.path }, 'unexpected error in a GraphQL operation');
