@@ -131,7 +131,10 @@ export async function startApp(
 }
 
 async function openInfra(config: Config, log: Logger): Promise<Infra> {
-  const orm = await openDatabase(config.databaseUrl, log, { migrate: config.migrateOnStart });
+  const orm = await openDatabase(config.databaseUrl, log, {
+    migrate: config.migrateOnStart,
+    timeouts: config.databaseTimeouts,
+  });
   const redis = await openRedis(config.redisUrl, log);
   const nats = await openNats(config.natsUrl, config.namespace, log);
   const health = new HealthMonitor({

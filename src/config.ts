@@ -59,6 +59,12 @@ const EnvSchema = z.object({
   PUSH_PROVIDER: z.enum(['log', 'fcm']).default('log'),
   GOOGLE_APPLICATION_CREDENTIALS: z.string().min(1).optional(),
   MIGRATE_ON_START: bool.default(true),
+  /** Longest wait for a row lock; a batch that cannot lock the stock row in time is retried. */
+  PG_LOCK_TIMEOUT_MS: int(1).default(2000),
+  /** A session idle inside a transaction this long (a frozen process) is ended by Postgres, releasing its locks. */
+  PG_IDLE_IN_TRANSACTION_TIMEOUT_MS: int(1).default(3000),
+  /** Longest single statement. */
+  PG_STATEMENT_TIMEOUT_MS: int(1).default(15_000),
   GRAPHIQL: bool.optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Comma-separated addresses of reverse proxies whose `X-Forwarded-For` names the client; empty: the socket's peer is the client. */
@@ -127,6 +133,11 @@ function toConfig(env: Env) {
     redisUrl: env.REDIS_URL,
     natsUrl: env.NATS_URL,
     migrateOnStart: env.MIGRATE_ON_START,
+    databaseTimeouts: {
+      lockMs: env.PG_LOCK_TIMEOUT_MS,
+      idleInTransactionMs: env.PG_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+      statementMs: env.PG_STATEMENT_TIMEOUT_MS,
+    },
     graphiql: env.GRAPHIQL ?? !production,
     trustedProxies: new Set(splitList(env.TRUSTED_PROXIES)),
     auth: {

@@ -9,9 +9,28 @@ import type { Logger } from '../logger.js';
 export type Database = MikroORM;
 export type { EntityManager };
 
-export function ormOptions(databaseUrl: string, poolMax = 20): Options {
+/**
+ * Bounds on how long one session may wait or stall, set on every pooled connection. A worker that
+ * freezes inside a transaction (a GC pause, a stopped VM, a half-open socket) must not keep the
+ * hot stock row locked: Postgres ends its session after `idleInTransactionMs`, and a batch that
+ * waits longer than `lockMs` for a lock fails and is retried instead of queueing behind it.
+ */
+export interface SessionTimeouts {
+  lockMs: number;
+  idleInTransactionMs: number;
+  statementMs: number;
+}
+
+function ormOptions(databaseUrl: string, timeouts: SessionTimeouts, poolMax = 20): Options {
   return {
     clientUrl: databaseUrl,
+    driverOptions: {
+      options: [
+        `-c lock_timeout=${timeouts.lockMs}`,
+        `-c idle_in_transaction_session_timeout=${timeouts.idleInTransactionMs}`,
+        `-c statement_timeout=${timeouts.statementMs}`,
+      ].join(' '),
+    },
     entities,
     metadataProvider: ReflectMetadataProvider,
     extensions: [Migrator],
@@ -25,9 +44,13 @@ export function ormOptions(databaseUrl: string, poolMax = 20): Options {
   };
 }
 
-export async function openDatabase(databaseUrl: string, log: Logger, opts: { migrate: boolean }): Promise<Database> {
+export async function openDatabase(
+  databaseUrl: string,
+  log: Logger,
+  opts: { migrate: boolean; timeouts: SessionTimeouts },
+): Promise<Database> {
   await createDatabaseIfMissing(databaseUrl, log);
-  const orm = await MikroORM.init(ormOptions(databaseUrl));
+  const orm = await MikroORM.init(ormOptions(databaseUrl, opts.timeouts));
   if (opts.migrate) {
     const applied = await orm.migrator.up();
     if (applied.length > 0) log.info({ migrations: applied.map((m) => m.name) }, 'applied database migrations');
