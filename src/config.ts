@@ -114,6 +114,9 @@ function crossChecks(env: Env): string[] {
     if (!env.STRIPE_SECRET_KEY) problems.push('STRIPE_SECRET_KEY: required when PAYMENT_PROVIDER=stripe');
     if (!env.STRIPE_WEBHOOK_SECRET) problems.push('STRIPE_WEBHOOK_SECRET: required when PAYMENT_PROVIDER=stripe');
   }
+  if (env.OPS_PORT !== undefined && env.OPS_PORT !== 0 && env.OPS_PORT === env.PORT) {
+    problems.push('OPS_PORT: must differ from PORT');
+  }
   if (env.PUSH_PROVIDER === 'fcm' && !env.GOOGLE_APPLICATION_CREDENTIALS) {
     problems.push('GOOGLE_APPLICATION_CREDENTIALS: required when PUSH_PROVIDER=fcm');
   }
