@@ -3,7 +3,9 @@ import { parse } from 'graphql';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { urlsFromEnv } from '../scripts/local-services.js';
-import type { App } from '../src/app.js';
+import { pino } from 'pino';
+import { startApp, type App } from '../src/app.js';
+import { loadConfig } from '../src/config.js';
 import { eventually, startTestSystem, uniqueName, wsClient, wsRequest, type TestSystem } from './support/system.js';
 import { TcpProxy } from './support/tcp-proxy.js';
 
@@ -226,5 +228,46 @@ describe('INTROSPECTION=false with GraphiQL on', () => {
     await expect(introspectOverWs(gateway)).rejects.toThrow(/introspection/i);
     const page = await fetch(`${gateway.url}/graphql`, { headers: { accept: BROWSER_ACCEPT } });
     expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+  });
+});
+
+describe('the start-up log', () => {
+  /** Starts a gateway on this system's servers with `env`, and returns what it logged while starting. */
+  async function startupLines(env: Record<string, string>) {
+    const lines: { level: number; msg: string; [key: string]: unknown }[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const config = loadConfig({
+      PORT: '0',
+      ROLE: 'gateway',
+      MIGRATE_ON_START: 'false',
+      DATABASE_URL: sys.config.databaseUrl,
+      REDIS_URL: sys.config.redisUrl,
+      NATS_URL: sys.config.natsUrl,
+      NAMESPACE: sys.config.namespace,
+      JWT_SECRET: sys.config.auth.jwtSecret,
+      ...env,
+    });
+    const app = await startApp(config, log);
+    await app.stop();
+    return lines;
+  }
+
+  it('names the payment and push providers, and warns about the simulated provider and a missing OPS_PORT in production', async () => {
+    const lines = await startupLines({ NODE_ENV: 'production', ALLOW_SIMULATED_PAYMENTS: 'true' });
+    expect(lines.find((l) => l.msg.startsWith('started'))).toMatchObject({
+      msg: 'started: payments simulated, push log',
+      paymentProvider: 'simulated',
+      pushProvider: 'log',
+    });
+    const warnings = lines.filter((l) => l.level === 40).map((l) => l.msg);
+    expect(warnings).toEqual([
+      expect.stringMatching(/simulated payment provider runs in production.*ALLOW_SIMULATED_PAYMENTS=true/),
+      expect.stringMatching(/OPS_PORT is not set/),
+    ]);
+  });
+
+  it('warns about neither outside production with OPS_PORT set', async () => {
+    const lines = await startupLines({ NODE_ENV: 'development', OPS_PORT: '0' });
+    expect(lines.filter((l) => l.level >= 40)).toEqual([]);
   });
 });
