@@ -74,6 +74,8 @@ export async function startSystem(opts: StartOptions): Promise<SystemUnderTest> 
   const main = fileURLToPath(new URL('../src/main.js', import.meta.url));
   const env = (role: string, migrate: boolean): Record<string, string> => ({
     NODE_ENV: 'production',
+    // The benchmark pays nothing; production refuses the simulated provider without this opt-in.
+    ALLOW_SIMULATED_PAYMENTS: 'true',
     ROLE: role,
     DATABASE_URL: databaseUrl,
     REDIS_URL: opts.redisUrl,

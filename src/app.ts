@@ -38,6 +38,8 @@ export interface App {
   /** The HTTP port actually listened on (useful with PORT=0). */
   port: number;
   url: string;
+  /** The operator port actually listened on, when OPS_PORT is set. */
+  opsPort: number | undefined;
   stop(): Promise<void>;
 }
 
@@ -46,7 +48,8 @@ const SHUTDOWN_GRACE_MS = 10_000;
 /**
  * Starts one process of the system in its ROLE: `gateway` serves GraphQL, webhooks and live
  * updates; `worker` runs the queue consumers and sweeps; `all` does both. Every role serves
- * `/healthz`, `/readyz` and `/metrics`.
+ * `/healthz`, `/readyz` and `/metrics`; with OPS_PORT, `/metrics` and the detailed `/readyz` move
+ * to a second server on that port.
  */
 export async function startApp(
   config: Config,
@@ -57,14 +60,17 @@ export async function startApp(
   const gateway = config.role !== 'worker';
 
   let graphql: GraphqlEndpoint | undefined;
-  const routes: Route[] = [operatorRoutes(infra.health, infra.metrics)];
+  const opsPort = config.opsPort;
+  const routes: Route[] = [
+    operatorRoutes(infra.health, infra.metrics, { metrics: opsPort === undefined, detailedReadiness: false }),
+  ];
   if (gateway) {
     graphql = await createGraphqlEndpoint({
       schema: await buildAppSchema(services),
       log,
       metrics: infra.metrics,
       production: config.production,
-      introspection: config.graphiql,
+      introspection: config.introspection,
       trustedProxies: config.trustedProxies,
       authenticate: (authorization) => services.tokens.fromAuthorizationHeader(authorization),
       createContext: (user, clientAddress) => createRequestContext({ infra, services }, user, clientAddress),
@@ -93,20 +99,39 @@ export async function startApp(
   if (gateway) for (const topic of ['stock', 'decisions', 'order', 'notification'] as const) infra.live.receive(topic);
   const workers: Worker[] = config.role === 'gateway' ? [] : await startWorkers(infra, services);
   const http: HttpServer = await startHttpServer({ port: config.port, routes, log, metrics: infra.metrics });
+  const ops: HttpServer | undefined =
+    opsPort === undefined
+      ? undefined
+      : await startHttpServer({
+          port: opsPort,
+          routes: [operatorRoutes(infra.health, infra.metrics, { metrics: true, detailedReadiness: true })],
+          log,
+          metrics: infra.metrics,
+        });
   graphql?.attachWebSocket(http.server);
   services.paymentProvider.listeningOn(http.port);
   infra.health.start();
   log.info(
     {
       port: http.port,
+      opsPort: ops?.port,
       role: config.role,
       paymentProvider: config.payments.provider,
       pushProvider: config.push.provider,
       graphiql: gateway && config.graphiql,
+      introspection: gateway && config.introspection,
       ephemeralJwtSecret: config.auth.jwtSecretIsEphemeral,
     },
-    'started',
+    `started: payments ${config.payments.provider}, push ${config.push.provider}`,
   );
+  if (config.payments.simulatedInProduction) {
+    log.warn(
+      'the simulated payment provider runs in production (ALLOW_SIMULATED_PAYMENTS=true): simulatePayment pays any order',
+    );
+  }
+  if (config.production && ops === undefined) {
+    log.warn('OPS_PORT is not set: /metrics is served on the public port; set OPS_PORT in production');
+  }
 
   let stopping: Promise<void> | undefined;
   return {
@@ -115,12 +140,15 @@ export async function startApp(
     services,
     port: http.port,
     url: `http://127.0.0.1:${http.port}`,
+    opsPort: ops?.port,
     stop() {
       stopping ??= (async () => {
         log.info('stopping');
         infra.health.stop();
         // Stop taking requests first, then let every worker finish its batch, then disconnect.
         await Promise.all([http.close(SHUTDOWN_GRACE_MS), graphql?.stop()]);
+        // Last of the servers: readiness and metrics stay visible while the API drains.
+        await ops?.close(SHUTDOWN_GRACE_MS);
         await Promise.all(workers.map((w) => w.stop()));
         await closeInfra(infra);
         log.info('stopped');

@@ -12,6 +12,9 @@ function problemsOf(env: Record<string, string>): string[] {
   throw new Error('expected a ConfigError');
 }
 
+/** Stripe settings that satisfy the payment checks, for tests about something else in production. */
+const stripe = { PAYMENT_PROVIDER: 'stripe', STRIPE_SECRET_KEY: 'sk_test_x', STRIPE_WEBHOOK_SECRET: 'whsec_x' };
+
 describe('loadConfig', () => {
   it('uses the defaults of the API.md environment table when nothing is set', () => {
     const config = loadConfig({});
@@ -69,12 +72,62 @@ describe('loadConfig', () => {
   });
 
   it('requires JWT_SECRET in production, and turns GraphiQL off there unless GRAPHIQL=true', () => {
-    expect(problemsOf({ NODE_ENV: 'production' })).toEqual(['JWT_SECRET: required in production']);
     const secret = 's'.repeat(32);
-    const config = loadConfig({ NODE_ENV: 'production', JWT_SECRET: secret });
+    expect(problemsOf({ NODE_ENV: 'production', ...stripe })).toEqual(['JWT_SECRET: required in production']);
+    const config = loadConfig({ NODE_ENV: 'production', JWT_SECRET: secret, ...stripe });
     expect(config).toMatchObject({ production: true, graphiql: false });
     expect(config.auth).toMatchObject({ jwtSecret: secret, jwtSecretIsEphemeral: false });
-    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: secret, GRAPHIQL: 'true' }).graphiql).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: secret, GRAPHIQL: 'true', ...stripe }).graphiql).toBe(true);
+  });
+
+  it('refuses to start production with the simulated provider unless ALLOW_SIMULATED_PAYMENTS=true', () => {
+    const secret = 's'.repeat(32);
+    // Nothing but NODE_ENV: the simulated provider is the default, and it pays any order.
+    const problems = problemsOf({ NODE_ENV: 'production', JWT_SECRET: secret });
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^PAYMENT_PROVIDER:.*ALLOW_SIMULATED_PAYMENTS=true/);
+    expect(problemsOf({ NODE_ENV: 'production', JWT_SECRET: secret, ALLOW_SIMULATED_PAYMENTS: 'false' })).toEqual(
+      problems,
+    );
+    const allowed = loadConfig({ NODE_ENV: 'production', JWT_SECRET: secret, ALLOW_SIMULATED_PAYMENTS: 'true' });
+    expect(allowed.payments).toMatchObject({ provider: 'simulated', simulatedInProduction: true });
+    // The opt-in is about production only.
+    expect(loadConfig({}).payments.simulatedInProduction).toBe(false);
+  });
+
+  it('never verifies webhooks with the built-in development secret in production', () => {
+    const base = { NODE_ENV: 'production', JWT_SECRET: 's'.repeat(32), ALLOW_SIMULATED_PAYMENTS: 'true' };
+    const development = loadConfig({}).payments.webhookSecret;
+    const a = loadConfig(base).payments.webhookSecret;
+    const b = loadConfig(base).payments.webhookSecret;
+    // A random secret per process: the simulated provider posts only to its own process's webhook.
+    expect(a).not.toBe(development);
+    expect(a).not.toBe(b);
+    expect(a.length).toBeGreaterThanOrEqual(32);
+    expect(loadConfig({ ...base, STRIPE_WEBHOOK_SECRET: 'whsec_x' }).payments.webhookSecret).toBe('whsec_x');
+    // Outside production the simulated provider keeps its fixed development secret.
+    expect(loadConfig({}).payments.webhookSecret).toBe(development);
+  });
+
+  it('turns introspection on by its own switch: on unless production, whatever GRAPHIQL says', () => {
+    const prod = { NODE_ENV: 'production', JWT_SECRET: 's'.repeat(32), ...stripe };
+    expect(loadConfig({}).introspection).toBe(true);
+    expect(loadConfig({ GRAPHIQL: 'false' }).introspection).toBe(true);
+    expect(loadConfig({ INTROSPECTION: 'false', GRAPHIQL: 'true' })).toMatchObject({
+      introspection: false,
+      graphiql: true,
+    });
+    expect(loadConfig(prod).introspection).toBe(false);
+    expect(loadConfig({ ...prod, GRAPHIQL: 'true' }).introspection).toBe(false);
+    expect(loadConfig({ ...prod, INTROSPECTION: 'true' }).introspection).toBe(true);
+  });
+
+  it('reads OPS_PORT as the operator port, unset by default', () => {
+    expect(loadConfig({}).opsPort).toBeUndefined();
+    expect(loadConfig({ OPS_PORT: '9100' }).opsPort).toBe(9100);
+    expect(problemsOf({ OPS_PORT: 'nine' })).toEqual(['OPS_PORT: must be a whole number']);
+    expect(problemsOf({ PORT: '9100', OPS_PORT: '9100' })).toEqual(['OPS_PORT: must differ from PORT']);
+    expect(loadConfig({ PORT: '0', OPS_PORT: '0' }).opsPort).toBe(0);
   });
 
   it('refuses a JWT_SECRET shorter than 32 characters', () => {

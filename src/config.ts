@@ -32,6 +32,8 @@ const url = (...protocols: string[]) =>
 const EnvSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: int(0, 65535).default(4000),
+  /** When set, /metrics and the detailed readiness report are served only on this port (0: any free port). */
+  OPS_PORT: int(0, 65535).optional(),
   ROLE: z.enum(['all', 'gateway', 'worker']).default('all'),
   DATABASE_URL: url('postgres:', 'postgresql:').default('postgres://postgres@127.0.0.1:5432/ticketing'),
   REDIS_URL: url('redis:', 'rediss:').default('redis://127.0.0.1:6379'),
@@ -52,6 +54,8 @@ const EnvSchema = z.object({
   /** Most attempts a booking worker decides in one batch (one Redis call, one Postgres transaction). */
   BOOKING_BATCH_SIZE: int(1, 5000).default(500),
   PAYMENT_PROVIDER: z.enum(['simulated', 'stripe']).default('simulated'),
+  /** The simulated provider pays any order, so production runs it only with this explicit opt-in. */
+  ALLOW_SIMULATED_PAYMENTS: bool.default(false),
   STRIPE_SECRET_KEY: z.string().min(1).optional(),
   STRIPE_WEBHOOK_SECRET: z.string().min(1).optional(),
   /** Where the stripe driver sends API calls; tests point it at a local stand-in. */
@@ -66,6 +70,8 @@ const EnvSchema = z.object({
   /** Longest single statement. */
   PG_STATEMENT_TIMEOUT_MS: int(1).default(15_000),
   GRAPHIQL: bool.optional(),
+  /** Schema introspection on HTTP and graphql-ws; default: on unless production (independent of GRAPHIQL). */
+  INTROSPECTION: bool.optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Comma-separated addresses of reverse proxies whose `X-Forwarded-For` names the client; empty: the socket's peer is the client. */
   TRUSTED_PROXIES: z.string().default(''),
@@ -82,7 +88,11 @@ export class ConfigError extends Error {
   }
 }
 
-/** The simulated provider signs its own webhooks; this value is public and only valid with it. */
+/**
+ * The simulated provider signs its own webhooks; this value is public, so it is used only outside
+ * production. In production the simulated provider gets a random secret per process: it posts
+ * only to its own process's webhook route, so no other process needs to know it.
+ */
 const SIMULATED_WEBHOOK_SECRET = 'whsec_simulated_development_only';
 
 export function loadConfig(source: Record<string, string | undefined> = process.env) {
@@ -100,9 +110,18 @@ export function loadConfig(source: Record<string, string | undefined> = process.
 function crossChecks(env: Env): string[] {
   const problems: string[] = [];
   if (env.NODE_ENV === 'production' && !env.JWT_SECRET) problems.push('JWT_SECRET: required in production');
+  if (env.NODE_ENV === 'production' && env.PAYMENT_PROVIDER === 'simulated' && !env.ALLOW_SIMULATED_PAYMENTS) {
+    problems.push(
+      'PAYMENT_PROVIDER: the simulated provider (the default) pays any order and is refused in production; ' +
+        'set PAYMENT_PROVIDER=stripe, or ALLOW_SIMULATED_PAYMENTS=true to run it anyway',
+    );
+  }
   if (env.PAYMENT_PROVIDER === 'stripe') {
     if (!env.STRIPE_SECRET_KEY) problems.push('STRIPE_SECRET_KEY: required when PAYMENT_PROVIDER=stripe');
     if (!env.STRIPE_WEBHOOK_SECRET) problems.push('STRIPE_WEBHOOK_SECRET: required when PAYMENT_PROVIDER=stripe');
+  }
+  if (env.OPS_PORT !== undefined && env.OPS_PORT !== 0 && env.OPS_PORT === env.PORT) {
+    problems.push('OPS_PORT: must differ from PORT');
   }
   if (env.PUSH_PROVIDER === 'fcm' && !env.GOOGLE_APPLICATION_CREDENTIALS) {
     problems.push('GOOGLE_APPLICATION_CREDENTIALS: required when PUSH_PROVIDER=fcm');
@@ -126,6 +145,7 @@ function toConfig(env: Env) {
     env: env.NODE_ENV,
     production,
     port: env.PORT,
+    opsPort: env.OPS_PORT,
     role: env.ROLE,
     namespace: env.NAMESPACE,
     logLevel: env.LOG_LEVEL,
@@ -139,6 +159,7 @@ function toConfig(env: Env) {
       statementMs: env.PG_STATEMENT_TIMEOUT_MS,
     },
     graphiql: env.GRAPHIQL ?? !production,
+    introspection: env.INTROSPECTION ?? !production,
     trustedProxies: new Set(splitList(env.TRUSTED_PROXIES)),
     auth: {
       /** Without JWT_SECRET (development only) tokens are signed with a random key and die with the process. */
@@ -158,7 +179,10 @@ function toConfig(env: Env) {
       provider: env.PAYMENT_PROVIDER,
       stripeSecretKey: env.STRIPE_SECRET_KEY,
       stripeApiUrl: env.STRIPE_API_URL,
-      webhookSecret: env.STRIPE_WEBHOOK_SECRET ?? SIMULATED_WEBHOOK_SECRET,
+      webhookSecret:
+        env.STRIPE_WEBHOOK_SECRET ?? (production ? randomBytes(32).toString('hex') : SIMULATED_WEBHOOK_SECRET),
+      /** Production with ALLOW_SIMULATED_PAYMENTS=true: logged as a warning at every start. */
+      simulatedInProduction: production && env.PAYMENT_PROVIDER === 'simulated',
     },
     push: {
       provider: env.PUSH_PROVIDER,

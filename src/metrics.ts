@@ -103,6 +103,12 @@ export function createMetrics() {
     labelNames: ['action', 'outcome'] as const,
     registers: [registry],
   });
+  const paymentEventMismatches = new Counter({
+    name: 'payment_event_mismatches_total',
+    help: 'Signed provider events refused because their amount or currency differs from the stored payment, by field',
+    labelNames: ['field'] as const,
+    registers: [registry],
+  });
   return {
     registry,
     httpRequests,
@@ -121,6 +127,7 @@ export function createMetrics() {
     paymentProviderSeconds,
     paymentWebhooks,
     paymentEvents,
+    paymentEventMismatches,
   };
 }
 

@@ -30,4 +30,12 @@ describe('HealthMonitor', () => {
     await health.check();
     expect(health.allUp()).toBe(true);
   });
+
+  it('cuts credentials out of the URLs in a reason, so the detailed report never shows a password', async () => {
+    const leaks: Probe = () =>
+      Promise.reject(new Error('cannot reach redis://ops:hunter2@10.0.0.5:6379 or postgres://app:s3cret@db/tix'));
+    const health = new HealthMonitor({ postgres: answers, redis: leaks, nats: answers }, 1000, 20);
+    const { redis } = await health.check();
+    expect(redis.error).toBe('cannot reach redis://***@10.0.0.5:6379 or postgres://***@db/tix');
+  });
 });

@@ -14,7 +14,11 @@ let prod: TestSystem;
 beforeAll(async () => {
   [dev, prod] = await Promise.all([
     startTestSystem(),
-    startTestSystem({ NODE_ENV: 'production', JWT_SECRET: 'limits-test-secret-'.padEnd(40, 'x') }),
+    startTestSystem({
+      NODE_ENV: 'production',
+      JWT_SECRET: 'limits-test-secret-'.padEnd(40, 'x'),
+      ALLOW_SIMULATED_PAYMENTS: 'true',
+    }),
   ]);
 });
 afterAll(async () => {

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse, Server as HttpServer } from 'node:http';
 import { ApolloServer, HeaderMap, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
@@ -101,7 +102,8 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
 
   const apollo = new ApolloServer<RequestContext & BaseContext>({
     schema: opts.schema,
-    plugins: armorPlugins,
+    // No landing page: Apollo's loads scripts from a CDN and names the server version (GraphiQL is ours, local).
+    plugins: [...armorPlugins, ApolloServerPluginLandingPageDisabled()],
     validationRules: armor.validationRules,
     allowBatchedHttpRequests: false,
     parseOptions: { maxTokens: LIMITS.maxTokens },

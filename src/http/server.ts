@@ -88,8 +88,19 @@ function knownRoute(path: string): string {
   return ['/graphql', '/healthz', '/readyz', '/metrics', '/webhooks/stripe'].includes(path) ? path : 'other';
 }
 
-/** `/healthz` (the process is up), `/readyz` (dependencies answer), `/metrics` (Prometheus). */
-export function operatorRoutes(health: HealthMonitor, metrics: Metrics): Route {
+export interface OperatorRouteOptions {
+  /** Serve `/metrics` here: on the operator port, or on the API port when there is none. */
+  metrics: boolean;
+  /** `/readyz` adds each dependency's (redacted) error: only on the operator port. */
+  detailedReadiness: boolean;
+}
+
+/**
+ * `/healthz` (the process is up), `/readyz` (dependencies answer), `/metrics` (Prometheus). The
+ * public `/readyz` names what is down but never a driver message, which can describe the network
+ * behind the service.
+ */
+export function operatorRoutes(health: HealthMonitor, metrics: Metrics, options: OperatorRouteOptions): Route {
   // Synchronous for every other request: this route sits in front of /graphql on the hot path.
   return (req, res) => {
     if (req.method !== 'GET') return false;
@@ -98,25 +109,22 @@ export function operatorRoutes(health: HealthMonitor, metrics: Metrics): Route {
         sendJson(res, 200, { status: 'ok' });
         return true;
       case '/readyz':
-        return readiness(health, res);
+        return readiness(health, res, options.detailedReadiness);
       case '/metrics':
-        return metricsPage(metrics, res);
+        return options.metrics && metricsPage(metrics, res);
       default:
         return false;
     }
   };
 }
 
-async function readiness(health: HealthMonitor, res: ServerResponse): Promise<true> {
+async function readiness(health: HealthMonitor, res: ServerResponse, detailed: boolean): Promise<true> {
   const report = await health.check();
   const down = Object.entries(report)
     .filter(([, s]) => !s.up)
     .map(([name]) => name);
-  sendJson(res, down.length === 0 ? 200 : 503, {
-    status: down.length === 0 ? 'ready' : 'unavailable',
-    down,
-    dependencies: report,
-  });
+  const status = down.length === 0 ? 'ready' : 'unavailable';
+  sendJson(res, down.length === 0 ? 200 : 503, detailed ? { status, down, dependencies: report } : { status, down });
   return true;
 }
 

@@ -72,8 +72,13 @@ export class HealthMonitor {
   }
 }
 
+/** Long enough for any driver's reason; a message is never a place for a dump. */
+const MAX_ERROR_LENGTH = 300;
+
+/** The reason shown on the operator port: credentials in a URL (`scheme://user:password@`) are cut out. */
 function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  const message = err instanceof Error ? err.message : String(err);
+  return message.replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s/@]*@/gi, '$1***@').slice(0, MAX_ERROR_LENGTH);
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -56,6 +56,7 @@ export function createServices(infra: Infra) {
     gateway: paymentProvider.gateway,
     transitions,
     stock: ticketStock,
+    metrics: infra.metrics,
     log: infra.log,
   });
   return {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { toPaymentAction } from './payment-events.js';
+import { claimedMoney, moneyMismatch, toPaymentAction } from './payment-events.js';
 
 const intent = (extra: Record<string, unknown> = {}) => ({
   id: 'pi_1',
@@ -69,5 +69,31 @@ describe('toPaymentAction', () => {
     expect(toPaymentAction(event('payment_intent.created', intent())).kind).toBe('ignore');
     expect(toPaymentAction(event('payment_intent.succeeded', { metadata: {} })).kind).toBe('ignore');
     expect(toPaymentAction(event('charge.refunded', { id: 'ch_1', refunded: true })).kind).toBe('ignore');
+  });
+});
+
+describe('moneyMismatch', () => {
+  const stored = { amount: 10_000, currency: 'USD' };
+  const claimed = (object: Record<string, unknown>) => claimedMoney(event('payment_intent.succeeded', object));
+
+  it('accepts the stored amount in the stored currency, in any letter case', () => {
+    expect(moneyMismatch(claimed({ amount: 10_000, currency: 'usd' }), stored)).toBeNull();
+  });
+
+  it('names the amount when it differs, and the currency when only that does', () => {
+    expect(moneyMismatch(claimed({ amount: 1, currency: 'usd' }), stored)).toEqual({
+      field: 'amount',
+      reason: 'amount 1 USD does not match the payment (10000 USD)',
+    });
+    expect(moneyMismatch(claimed({ amount: 10_000, currency: 'eur' }), stored)).toMatchObject({ field: 'currency' });
+  });
+
+  it('refuses an event that states no amount or currency, or a fractional amount', () => {
+    expect(moneyMismatch(claimed({}), stored)).toEqual({
+      field: 'amount',
+      reason: 'amount (none) (none) does not match the payment (10000 USD)',
+    });
+    expect(moneyMismatch(claimed({ amount: 10_000 }), stored)).toMatchObject({ field: 'currency' });
+    expect(moneyMismatch(claimed({ amount: 9999.5, currency: 'usd' }), stored)).toMatchObject({ field: 'amount' });
   });
 });

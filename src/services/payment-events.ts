@@ -52,6 +52,47 @@ export function toPaymentAction(event: Pick<StripeEventLike, 'type' | 'data'>): 
   }
 }
 
+/** Money as an event states it, for comparison with the stored payment; null where it is absent. */
+export interface ClaimedMoney {
+  amount: number | null;
+  currency: string | null;
+}
+
+/**
+ * The amount and currency the event is about: the PaymentIntent's for `payment_intent.*`, the
+ * charge's for `charge.refunded` (a charge's `amount` is what was captured, refunded or not).
+ */
+export function claimedMoney(event: Pick<StripeEventLike, 'data'>): ClaimedMoney {
+  const { amount, currency } = event.data.object;
+  return {
+    amount: typeof amount === 'number' && Number.isInteger(amount) ? amount : null,
+    currency: typeof currency === 'string' && currency.length > 0 ? currency.toUpperCase() : null,
+  };
+}
+
+export interface MoneyMismatch {
+  field: 'amount' | 'currency';
+  reason: string;
+}
+
+/**
+ * Why an event may not settle the payment stored as `stored`, or null when its money matches. A
+ * valid signature proves who sent the event, not that it is about this payment's money: a
+ * forged or misrouted event must not pay an order of 10 000 with 1.
+ */
+export function moneyMismatch(
+  claimed: ClaimedMoney,
+  stored: { amount: number; currency: string },
+): MoneyMismatch | null {
+  const currency = stored.currency.toUpperCase();
+  if (claimed.amount === stored.amount && claimed.currency === currency) return null;
+  const said = `${claimed.amount ?? '(none)'} ${claimed.currency ?? '(none)'}`;
+  return {
+    field: claimed.amount === stored.amount ? 'currency' : 'amount',
+    reason: `amount ${said} does not match the payment (${stored.amount} ${currency})`,
+  };
+}
+
 /** The order named in the object's metadata (Stripe copies an intent's metadata onto its charges). */
 function orderIdOf(object: Record<string, unknown>): string | null {
   const metadata = object['metadata'];

@@ -5,19 +5,23 @@ import type { Database } from '../infra/database.js';
 import type { PaymentGateway } from '../infra/payments/payment-gateway.js';
 import type { StripeEventLike } from '../infra/payments/webhook-signature.js';
 import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
 import { OPEN_STATUSES, readOrder, type OrderTransitions, type Transition } from './order-transitions.js';
-import { toPaymentAction } from './payment-events.js';
+import { claimedMoney, moneyMismatch, toPaymentAction } from './payment-events.js';
 import { planPayment, type PaymentPlan } from './payment-rules.js';
 import type { TicketStock } from './ticket-stock.js';
 
-/** The order's PaymentIntent as stored by payOrder. */
+/** The order's PaymentIntent as stored by payOrder, with the money it is for. */
 export interface PaymentRef {
   orderId: string;
   intentId: string;
+  amount: number;
+  currency: string;
 }
 
 export type ApplyResult =
-  | { result: 'applied' | 'ignored'; outcome: string }
+  /** `refused`: signed, but its amount or currency is not the stored payment's; recorded, not applied. */
+  | { result: 'applied' | 'ignored' | 'refused'; outcome: string }
   /** Applied before (a redelivery, a re-publish by the sweep, or a concurrent worker). */
   | { result: 'duplicate' }
   /** No such stored event: the message cannot be applied, ever. */
@@ -39,6 +43,7 @@ export interface PaymentSettlementDeps {
   gateway: PaymentGateway;
   transitions: OrderTransitions;
   stock: TicketStock;
+  metrics: Metrics;
   log: Logger;
 }
 
@@ -69,6 +74,19 @@ export class PaymentSettlement {
       const payment = await this.paymentByIntent(action.intentId);
       const order = payment ? await readOrder(this.deps.orm.em, payment.orderId) : null;
       if (!payment || !order) return this.ignore(eventId, `unknown payment intent ${action.intentId}`);
+      const mismatch = moneyMismatch(claimedMoney(row.payload), payment);
+      if (mismatch) {
+        const refused = await this.finish(eventId, 'refused', `refused: ${mismatch.reason}`);
+        // Counted and logged once, by the worker that recorded it (not by a concurrent duplicate).
+        if (refused.result === 'refused') {
+          this.deps.metrics.paymentEventMismatches.inc({ field: mismatch.field });
+          this.deps.log.warn(
+            { eventId, type: row.payload.type, intent: action.intentId, order: order.id, reason: mismatch.reason },
+            'refused a signed payment event whose money does not match the stored payment',
+          );
+        }
+        return refused;
+      }
       if (action.orderId && action.orderId !== order.id) {
         this.deps.log.warn(
           { eventId, intent: action.intentId, metadataOrder: action.orderId, order: order.id },
@@ -164,11 +182,11 @@ export class PaymentSettlement {
   private async payment(column: 'order_id' | 'intent_id', value: string): Promise<PaymentRef | null> {
     const [row] = await this.deps.orm.em
       .fork()
-      .execute<{ order_id: string; intent_id: string }[]>(
-        `select order_id, intent_id from payments where ${column} = ?`,
+      .execute<{ order_id: string; intent_id: string; amount: number; currency: string }[]>(
+        `select order_id, intent_id, amount, currency from payments where ${column} = ?`,
         [value],
       );
-    return row ? { orderId: row.order_id, intentId: row.intent_id } : null;
+    return row ? { orderId: row.order_id, intentId: row.intent_id, amount: row.amount, currency: row.currency } : null;
   }
 
   /** Null when the order changed under the plan (plan again). */
@@ -300,17 +318,22 @@ export class PaymentSettlement {
     }
   }
 
-  private async ignore(
+  private ignore(eventId: string, reason: string, payment?: { orderId: string; status: string }): Promise<ApplyResult> {
+    return this.finish(eventId, 'ignored', `ignored: ${reason}`, payment);
+  }
+
+  /** Marks the event done with `outcome` without moving its order (maybe noting the payment's status). */
+  private async finish(
     eventId: string,
-    reason: string,
+    result: 'ignored' | 'refused',
+    outcome: string,
     payment?: { orderId: string; status: string },
   ): Promise<ApplyResult> {
-    const outcome = `ignored: ${reason}`;
     return this.deps.transitions.run(async (t) => {
       if (!(await t.claimEvent(eventId))) return { result: 'duplicate' } as const;
       if (payment) await t.paymentStatus(payment.orderId, payment.status);
       await t.finishEvent(eventId, outcome);
-      return { result: 'ignored', outcome } as const;
+      return { result, outcome } as const;
     });
   }
 

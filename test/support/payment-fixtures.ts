@@ -93,10 +93,13 @@ export async function notificationRequests(app: App, orderId: string, kind: stri
   return Number(row!.n);
 }
 
-/** A Stripe-format event about a PaymentIntent (or its charge), as Stripe would send it. */
+/**
+ * A Stripe-format event about a PaymentIntent (or its charge), as Stripe would send it; amount and
+ * currency default to those of an order of one ticket of a default test event (5000 USD).
+ */
 export function stripeEvent(
   type: string,
-  intent: { id: string; orderId: string; amount?: number; status?: string },
+  intent: { id: string; orderId: string; amount?: number; currency?: string; status?: string },
   eventId = `evt_test_${randomBytes(10).toString('hex')}`,
 ) {
   const object = type.startsWith('charge.')
@@ -105,6 +108,7 @@ export function stripeEvent(
         object: 'charge',
         amount: intent.amount ?? 5000,
         amount_refunded: type === 'charge.refunded' ? (intent.amount ?? 5000) : 0,
+        currency: intent.currency ?? 'usd',
         refunded: type === 'charge.refunded',
         payment_intent: intent.id,
         metadata: { orderId: intent.orderId },
@@ -113,7 +117,7 @@ export function stripeEvent(
         id: intent.id,
         object: 'payment_intent',
         amount: intent.amount ?? 5000,
-        currency: 'usd',
+        currency: intent.currency ?? 'usd',
         status: intent.status ?? 'succeeded',
         metadata: { orderId: intent.orderId },
       };
@@ -138,7 +142,7 @@ export async function postWebhook(app: App, payload: string, signature?: string)
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
-/** Signs and posts an event with the app's webhook secret (or `secret`), optionally signed `ageSeconds` ago. */
+/** Signs and posts an event with the app's webhook secret (or `secret`), optionally signed `ageSeconds` ago (negative: ahead). */
 export async function sendSignedEvent(
   app: App,
   event: { id: string },

@@ -35,10 +35,14 @@ export class WebhookSignatureError extends Error {
   }
 }
 
+/** How far a signature's timestamp may be from now, either way (Stripe's default). */
+export const WEBHOOK_TOLERANCE_SECONDS = 300;
+
 /**
  * `rawBody` must be the exact bytes received: re-serialised JSON no longer matches the signature.
- * Stripe's default tolerance (300 s) bounds how long a captured request can be replayed; the
- * event id (stored once) covers replays inside that window.
+ * The tolerance bounds how long a captured request can be replayed; the event id (stored once)
+ * covers replays inside that window. Stripe's check only refuses old timestamps; one far ahead
+ * (a request signed now for replay tomorrow) is refused here.
  */
 export function verifyStripeWebhook(
   rawBody: Buffer | string,
@@ -50,7 +54,7 @@ export function verifyStripeWebhook(
   }
   let event: unknown;
   try {
-    event = Stripe.webhooks.constructEvent(rawBody, signatureHeader, secret);
+    event = Stripe.webhooks.constructEvent(rawBody, signatureHeader, secret, WEBHOOK_TOLERANCE_SECONDS);
   } catch (err) {
     if (err instanceof Stripe.errors.StripeSignatureVerificationError) {
       throw new WebhookSignatureError(WebhookRejection.BAD_SIGNATURE, err.message);
@@ -58,10 +62,24 @@ export function verifyStripeWebhook(
     // Only reachable with a valid signature: the signer sent something that is not JSON.
     throw new WebhookSignatureError(WebhookRejection.MALFORMED_EVENT, `Unreadable event: ${String(err)}`);
   }
+  if (signedAt(signatureHeader) > Date.now() / 1000 + WEBHOOK_TOLERANCE_SECONDS) {
+    throw new WebhookSignatureError(WebhookRejection.BAD_SIGNATURE, 'Timestamp is too far in the future');
+  }
   if (!isEventLike(event)) {
     throw new WebhookSignatureError(WebhookRejection.MALFORMED_EVENT, 'Event lacks id, type, created or data.object');
   }
   return event;
+}
+
+/** The header's `t=` as Stripe reads it (the last one wins), which the verified signature covers. */
+function signedAt(header: string): number {
+  let timestamp = Number.NaN;
+  for (const item of header.split(',')) {
+    const [key, value] = item.split('=');
+    if (key === 't') timestamp = Number.parseInt(value ?? '', 10);
+  }
+  // Unreadable cannot happen after a valid signature; refuse it all the same.
+  return Number.isNaN(timestamp) ? Number.POSITIVE_INFINITY : timestamp;
 }
 
 function isEventLike(value: unknown): value is StripeEventLike {
