@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BookTicketDocument } from './generated/graphql.js';
 import { ADMIN_EMAIL, createBuyers, createEvent, signUp } from './support/fixtures.js';
+import { openDatabase } from '../src/infra/database.js';
+import { createLogger } from '../src/logger.js';
 import { gqlOk, startTestSystem, type TestSystem } from './support/system.js';
 
 describe('a process frozen inside a transaction that locks the stock row', () => {
@@ -48,5 +50,21 @@ describe('a process frozen inside a transaction that locks the stock row', () =>
     expect(answers.map((a) => a.bookTicket.status)).toEqual(['RESERVED', 'RESERVED', 'RESERVED']);
     // Postgres ended the frozen session: its transaction can no longer commit anything.
     expect(await outcome).not.toBe('committed');
+  });
+
+  it('gives the connection of a transaction that Postgres ended back to the pool', async () => {
+    const timeouts = { lockMs: 500, idleInTransactionMs: 300, statementMs: 5000 };
+    const orm = await openDatabase(sys.config.databaseUrl, createLogger('silent'), { migrate: false, timeouts });
+    const stalled = orm.em.fork().transactional(async (tx) => {
+      await tx.execute('select 1');
+      await new Promise((resolve) => setTimeout(resolve, 600)); // idle in the transaction past its timeout
+      await tx.execute('select 1');
+    });
+    await expect(stalled).rejects.toThrow();
+    const pool = (await orm.em.getConnection().getNativeClient()) as { totalCount: number; idleCount: number };
+    // Nothing checked out: before the fix the dead connection stayed checked out forever (and close() hung).
+    expect(pool.totalCount - pool.idleCount).toBe(0);
+    expect(await orm.em.fork().execute('select 1 as one')).toEqual([{ one: 1 }]);
+    await orm.close();
   });
 });

@@ -5,6 +5,7 @@ import pg from 'pg';
 import { entities } from '../entities/index.js';
 import { migrations } from '../migrations/index.js';
 import type { Logger } from '../logger.js';
+import { isDependencyFailure } from './dependency-failure.js';
 
 export type Database = MikroORM;
 export type { EntityManager };
@@ -31,6 +32,7 @@ function ormOptions(databaseUrl: string, timeouts: SessionTimeouts, poolMax = 20
         `-c statement_timeout=${timeouts.statementMs}`,
       ].join(' '),
     },
+    onCreateConnection: releaseDeadConnectionsOnRollback,
     entities,
     metadataProvider: ReflectMetadataProvider,
     extensions: [Migrator],
@@ -42,6 +44,28 @@ function ormOptions(databaseUrl: string, timeouts: SessionTimeouts, poolMax = 20
     debug: false,
     allowGlobalContext: false,
   };
+}
+
+/**
+ * kysely (under MikroORM) hands a transaction's connection back to the pool only after its
+ * `rollback` succeeds. On a connection Postgres has already ended (the idle-in-transaction timeout
+ * above, a restart) the rollback fails, and the pool slot would be lost for good: enough of those
+ * and every query waits forever. Such a rollback has nothing left to undo (the server ended the
+ * transaction with the session), so it counts as done; the pool then drops the broken client.
+ */
+function releaseDeadConnectionsOnRollback(created: unknown): Promise<void> {
+  // kysely's DatabaseConnection, of which only this method matters here.
+  const connection = created as { executeQuery(query: { sql: string }): Promise<unknown> };
+  const executeQuery = connection.executeQuery.bind(connection);
+  connection.executeQuery = async (query) => {
+    try {
+      return await executeQuery(query);
+    } catch (err) {
+      if (query.sql === 'rollback' && isDependencyFailure(err)) return { rows: [] };
+      throw err;
+    }
+  };
+  return Promise.resolve();
 }
 
 export async function openDatabase(

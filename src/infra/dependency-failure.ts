@@ -33,4 +33,4 @@ const DRIVER_NAMES = new Set([
 ]);
 /** What pg and ioredis say when the socket went away mid-query (they carry no code). */
 const DRIVER_MESSAGES =
-  /^(Connection terminated|timeout exceeded when trying to connect|Connection is closed|Stream isn't writeable)/;
+  /^(Connection terminated|Client has encountered a connection error|timeout exceeded when trying to connect|Connection is closed|Stream isn't writeable)/;
