@@ -73,7 +73,9 @@ async function gql<T>(query: string, variables: Record<string, unknown>, token?:
       signal: AbortSignal.timeout(15_000),
     });
   } catch (err) {
-    throw new Error(`cannot reach ${API}/graphql (${(err as Error).message}); is the server running (npm run demo)?`);
+    throw new Error(`cannot reach ${API}/graphql (${(err as Error).message}); is the server running (npm run demo)?`, {
+      cause: err,
+    });
   }
   const body = (await res.json()) as { data?: T; errors?: GraphqlError[] };
   const error = body.errors?.[0];

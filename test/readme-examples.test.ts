@@ -48,7 +48,9 @@ interface RunnableBlock extends Block {
 function runnableBlocks(markdown: string): RunnableBlock[] {
   return fencedBlocks(markdown).flatMap((b) => {
     const marker =
-      b.lang === 'sh' ? /^# example: (.+)$/.exec(b.code.split('\n')[0] ?? '') : /^\/\/ example: (\S+\.mjs)$/.exec(b.code.split('\n')[0] ?? '');
+      b.lang === 'sh'
+        ? /^# example: (.+)$/.exec(b.code.split('\n')[0] ?? '')
+        : /^\/\/ example: (\S+\.mjs)$/.exec(b.code.split('\n')[0] ?? '');
     return marker && (b.lang === 'sh' || b.lang === 'js') ? [{ ...b, name: marker[1]!.trim() }] : [];
   });
 }
@@ -134,7 +136,10 @@ describe('the README', () => {
     const documents = fencedBlocks(readme).filter((b) => b.lang === 'graphql');
     expect(documents.length).toBeGreaterThan(0);
     for (const doc of documents) {
-      expect(validate(schema, parse(doc.code)).map((e) => e.message), `README.md:${doc.line}`).toEqual([]);
+      expect(
+        validate(schema, parse(doc.code)).map((e) => e.message),
+        `README.md:${doc.line}`,
+      ).toEqual([]);
     }
   });
 
@@ -169,6 +174,7 @@ describe('the README', () => {
         expect(output('sign in')).toMatch(/"email": "ann@example.com"/);
         expect(output('find an event')).toMatch(/Late Night Jazz/);
         expect(output('watch the stock')).toMatch(/ticketsAvailable: \d+/);
+        expect(output('register a device')).toMatch(/"registerDevice": true/);
         expect(output('book')).toMatch(/"status": "RESERVED"/);
         expect(output('pay')).toMatch(/"status": "SUCCEEDED"/);
         expect(output('follow notifications')).toMatch(/kind: 'ORDER_SUCCEEDED'/);
