@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,6 +64,18 @@ interface Run {
   stderr: string;
 }
 
+/** Commands still running, killed in afterAll should a test end before them. */
+const running = new Set<ChildProcess>();
+
+function kill(child: ChildProcess): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
 /** Runs a command to its end (or kills it after `timeoutMs`), collecting its output. */
 function run(
   command: string,
@@ -75,7 +87,9 @@ function run(
       cwd: opts.cwd ?? root,
       env: { ...process.env, ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true, // its own process group, so a kill reaches what npm and bash start too
     });
+    running.add(child);
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
@@ -83,9 +97,10 @@ function run(
       opts.onStdout?.(stdout);
     });
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+    const timer = setTimeout(() => kill(child), opts.timeoutMs ?? 60_000);
     child.on('error', reject);
     child.on('close', (code) => {
+      running.delete(child);
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
@@ -102,6 +117,7 @@ beforeAll(async () => {
   queuedGateway = (await sys.startInstance({ ROLE: 'gateway', BOOKING_WAIT_MS: '0' })).url;
 });
 afterAll(async () => {
+  for (const child of running) kill(child);
   await sys.stop();
 });
 
@@ -220,7 +236,7 @@ describe('the example clients', () => {
     expect(watched.code, watched.stdout + watched.stderr).toBe(0);
     expect(watched.stdout).toMatch(/stock: 0 of 2 left \(SOLD_OUT\)/);
     expect(watched.stdout).toMatch(/sold out: 2 of 2/);
-  });
+  }, 90_000);
 
   it('a returning buyer signs in and, without EVENT_ID, books an event that is on sale', async () => {
     const env = { API: sys.app.url, BUYER_EMAIL: 'again@example.test' };
@@ -230,7 +246,7 @@ describe('the example clients', () => {
     expect(again.stdout).toMatch(/signed in as again@example.test/);
     expect(again.stdout).toMatch(/booking \S+: RESERVED/);
     expect(again.stdout).toMatch(/notification ORDER_SUCCEEDED/);
-  });
+  }, 90_000);
 
   it('fail with a clear message and a non-zero exit when they cannot do their job', async () => {
     const wrongPassword = await run('npm', ['run', '-s', 'example:operator'], {
@@ -242,5 +258,5 @@ describe('the example clients', () => {
     const noServer = await run('npm', ['run', '-s', 'example:buyer'], { env: { API: 'http://127.0.0.1:1' } });
     expect(noServer.code).toBe(1);
     expect(noServer.stderr).toMatch(/\[buyer\] failed while signing in: cannot reach http:\/\/127.0.0.1:1\/graphql/);
-  });
+  }, 60_000);
 });
