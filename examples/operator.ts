@@ -109,6 +109,7 @@ async function main(): Promise<void> {
     );
   });
   await client.dispose();
+  if (!last) fail(`no stock update for event ${event.id} within ${WATCH_SECONDS} s`);
   const sold = event.ticketsTotal - (last?.ticketsAvailable ?? event.ticketsTotal);
   if (last?.status === 'SOLD_OUT' || last?.ticketsAvailable === 0) log(`sold out: ${sold} of ${event.ticketsTotal}`);
   else log(`stopped watching after ${WATCH_SECONDS} s: ${sold} of ${event.ticketsTotal} sold`);
