@@ -255,6 +255,12 @@ describe('the example clients', () => {
     expect(wrongPassword.code).toBe(1);
     expect(wrongPassword.stderr).toMatch(/\[operator\] failed: UNAUTHENTICATED: Wrong e-mail or password/);
 
+    const tooMany = await run('npm', ['run', '-s', 'example:buyer'], {
+      env: { API: sys.app.url, BUYER_EMAIL: 'greedy@example.test', QUANTITY: '1000' },
+    });
+    expect(tooMany.code).toBe(1);
+    expect(tooMany.stderr).toMatch(/\[buyer\] failed while booking: booking \S+ was REJECTED INVALID_QUANTITY/);
+
     const noServer = await run('npm', ['run', '-s', 'example:buyer'], { env: { API: 'http://127.0.0.1:1' } });
     expect(noServer.code).toBe(1);
     expect(noServer.stderr).toMatch(/\[buyer\] failed while signing in: cannot reach http:\/\/127.0.0.1:1\/graphql/);
