@@ -23,6 +23,7 @@ import type { Metrics } from '../metrics.js';
 import { readBody } from './body.js';
 import { clientAddress } from './client-address.js';
 import { CompiledOperations, type PreparedOperation } from './compiled-operations.js';
+import { oneSignInOrSignUpRule } from './one-sign-in-rule.js';
 import { costLimitError, costLimitPlugin, queryCost, type Variables } from './query-cost.js';
 
 /** Query limits, the same on HTTP and graphql-ws; clients are told a limit was hit, not what it is. */
@@ -93,7 +94,7 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
   const apollo = new ApolloServer<RequestContext & BaseContext>({
     schema: opts.schema,
     plugins: [...armorPlugins, costLimitPlugin(opts.schema, LIMITS.maxCost)],
-    validationRules: armor.validationRules,
+    validationRules: [...armor.validationRules, oneSignInOrSignUpRule],
     allowBatchedHttpRequests: false,
     parseOptions: { maxTokens: LIMITS.maxTokens },
     introspection: opts.introspection,
@@ -113,6 +114,7 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
     maxDepthRule({ n: LIMITS.maxDepth, exposeLimits: false }),
     maxAliasesRule({ n: LIMITS.maxAliases, exposeLimits: false }),
     maxDirectivesRule({ n: LIMITS.maxDirectives, exposeLimits: false }),
+    oneSignInOrSignUpRule,
     ...(opts.introspection ? [] : [NoSchemaIntrospectionCustomRule]),
   ];
   const compiled = new CompiledOperations(opts.schema, rules, LIMITS.maxTokens);

@@ -1,0 +1,102 @@
+import { createHash } from 'node:crypto';
+import { RateLimitedError, UnavailableError } from '../errors.js';
+import type { HealthMonitor } from '../infra/health.js';
+import type { AttemptLimiter, BackOff } from '../infra/attempt-limiter.js';
+
+export interface AuthThrottleConfig {
+  signInFailuresPerAccount: number;
+  signInFailuresPerAddress: number;
+  signInBackoffSeconds: number;
+  signInBackoffMaxSeconds: number;
+  signUpsPerAddressPerHour: number;
+}
+
+const HOUR_MS = 3_600_000;
+
+/**
+ * Throttles password guessing and account farming, before any password is hashed or checked.
+ *
+ * Sign-in: every attempt is counted against its account (by e-mail, known or not) and its client
+ * address before the password is checked, so concurrent guesses cannot all slip through. After the
+ * free attempts (`SIGNIN_FAILURES_PER_ACCOUNT`, `SIGNIN_FAILURES_PER_ADDRESS`) each next attempt
+ * waits `SIGNIN_BACKOFF_SECONDS`, doubling each time up to `SIGNIN_BACKOFF_MAX_SECONDS`; meanwhile
+ * every attempt, with the right password too, is RATE_LIMITED, so the back-off is no oracle. A
+ * successful sign-in forgets the account's failures and takes its own attempt back from the
+ * address (the address's failures stay, or one account of the attacker's could wipe them).
+ * Sign-up: at most `SIGNUPS_PER_ADDRESS_PER_HOUR` attempts per client address, in a fixed window.
+ */
+export class AuthThrottle {
+  private readonly perAccount: BackOff;
+  private readonly perAddress: BackOff;
+
+  constructor(
+    private readonly limiter: AttemptLimiter,
+    private readonly health: HealthMonitor,
+    private readonly config: AuthThrottleConfig,
+  ) {
+    const firstMs = config.signInBackoffSeconds * 1000;
+    const longestMs = config.signInBackoffMaxSeconds * 1000;
+    this.perAccount = { free: config.signInFailuresPerAccount, firstMs, longestMs };
+    this.perAddress = { free: config.signInFailuresPerAddress, firstMs, longestMs };
+  }
+
+  /**
+   * Counts a sign-in attempt, or throws RATE_LIMITED while the account or the address backs off.
+   * Returns what to call once the password was checked.
+   */
+  async signInAttempt(email: string, address: string): Promise<{ succeeded(): Promise<void> }> {
+    const { keys } = this.limiter;
+    const accountKey = keys.signInsOfAccount(emailHash(email));
+    const addressKey = keys.signInsOfAddress(address);
+    const [accountWait, addressWait] = await this.redis(() =>
+      Promise.all([
+        this.limiter.reserve(accountKey, this.perAccount),
+        this.limiter.reserve(addressKey, this.perAddress),
+      ]),
+    );
+    if (accountWait > 0 || addressWait > 0) {
+      // The attempt does not run, so it is no failure: take back the count where it was made.
+      await this.redis(() =>
+        Promise.all([
+          accountWait === 0 ? this.limiter.release(accountKey) : undefined,
+          addressWait === 0 ? this.limiter.release(addressKey) : undefined,
+        ]),
+      );
+      throw tooMany('Too many sign-in attempts; try again later', Math.max(accountWait, addressWait));
+    }
+    return {
+      succeeded: () =>
+        this.redis(async () => {
+          await Promise.all([this.limiter.clear(accountKey), this.limiter.release(addressKey)]);
+        }),
+    };
+  }
+
+  /** Counts a sign-up attempt from this address, or throws RATE_LIMITED over the hourly limit. */
+  async signUpAttempt(address: string): Promise<void> {
+    const key = this.limiter.keys.signUpsOfAddress(address);
+    const wait = await this.redis(() => this.limiter.countInWindow(key, this.config.signUpsPerAddressPerHour, HOUR_MS));
+    if (wait > 0) throw tooMany('Too many sign-ups from this address; try again later', wait);
+  }
+
+  /** A Redis that is down answers UNAVAILABLE: nobody signs in unthrottled. */
+  private async redis<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      this.health.reportFailure('redis', err);
+      throw new UnavailableError(
+        'Sign-in and sign-up are unavailable right now; nothing was changed, try again shortly',
+      );
+    }
+  }
+}
+
+function tooMany(message: string, waitMs: number): RateLimitedError {
+  return new RateLimitedError(Math.max(1, Math.ceil(waitMs / 1000)), message);
+}
+
+/** The account key names a hash, so Redis never holds the e-mail itself. */
+function emailHash(email: string): string {
+  return createHash('sha256').update(email).digest('base64url');
+}
