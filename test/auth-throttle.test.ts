@@ -94,6 +94,17 @@ describe('failed sign-ins to one account', () => {
     expectRateLimited(await signIn(proxied, email, PASSWORD, newAddress()), 60);
   });
 
+  it('are counted before the password is checked, so concurrent guesses cannot all slip through', async () => {
+    const email = await newAccount(proxied);
+    const from = newAddress();
+    const outcomes = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => signIn(proxied, email, `wrong password ${i}`, from)),
+    );
+    const codes = outcomes.map(code);
+    expect(codes.filter((c) => c === 'UNAUTHENTICATED')).toHaveLength(3);
+    expect(codes.filter((c) => c === 'RATE_LIMITED')).toHaveLength(7);
+  });
+
   it('are forgotten after a successful sign-in', async () => {
     const email = await newAccount(proxied);
     const from = newAddress();

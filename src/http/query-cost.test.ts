@@ -56,9 +56,10 @@ describe('queryCost', () => {
     );
   });
 
-  it('counts at least one item for a page size below one or not a number', () => {
+  it('counts a page size below one as one, over the largest page as the largest page, and not a number as absent', () => {
     const one = cost('{ items(first: 1) { id } }');
     expect(cost('query($n: Int) { items(first: $n) { id } }', { n: -50 })).toBe(one);
+    expect(cost('query($n: Int) { items(first: $n) { id } }', { n: 1e9 })).toBe(cost('{ items(first: 100) { id } }'));
     expect(cost('query($n: Int) { items(first: $n) { id } }', { n: 'many' })).toBe(cost('{ items { id } }'));
   });
 

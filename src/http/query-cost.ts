@@ -15,12 +15,15 @@ import {
   type OperationDefinitionNode,
   type SelectionSetNode,
 } from 'graphql';
+import { MAX_PAGE_SIZE } from '../services/cursor.js';
 
 /**
  * The cost of an operation, computed with its variable values. The model is graphql-armor's, so
  * the limit means what it meant before: a scalar costs 1, an object 2 plus 1.5 times its fields,
  * and a field with a `first` (or `last`) argument multiplies that by the page size: the literal,
- * the variable's value, the variable's default, or the argument's default when it is absent.
+ * the variable's value, the variable's default, or the argument's default when it is absent. A
+ * page size over the largest page counts as the largest page: every list refuses it (BAD_USER_INPUT,
+ * which tells the client what it did wrong) before doing any work.
  * Fragments count as if their fields were written in place. `__schema` (introspection) is free.
  *
  * The document is walked once into a formula (`costFormula`); a request evaluates it with its
@@ -173,9 +176,9 @@ function fieldOf(parent: GraphQLNamedType | undefined, name: string): GraphQLFie
   return parent && (isObjectType(parent) || isInterfaceType(parent)) ? parent.getFields()[name] : undefined;
 }
 
-/** A page size counts at least 1; a value that is not a number falls back (execution refuses it anyway). */
+/** A page size counts 1 to the largest page; a value that is not a number falls back (execution refuses it anyway). */
 function toPageSize(value: unknown, fallback: number): number {
-  return typeof value === 'number' && !Number.isNaN(value) ? Math.max(1, value) : fallback;
+  return typeof value === 'number' && !Number.isNaN(value) ? Math.min(Math.max(1, value), MAX_PAGE_SIZE) : fallback;
 }
 
 function pageSizeValue(size: PageSizeVariable, variables: Variables): number {

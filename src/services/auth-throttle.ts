@@ -48,21 +48,15 @@ export class AuthThrottle {
     const { keys } = this.limiter;
     const accountKey = keys.signInsOfAccount(emailHash(email));
     const addressKey = keys.signInsOfAddress(address);
-    const [accountWait, addressWait] = await this.redis(() =>
-      Promise.all([
-        this.limiter.reserve(accountKey, this.perAccount),
-        this.limiter.reserve(addressKey, this.perAddress),
-      ]),
-    );
-    if (accountWait > 0 || addressWait > 0) {
-      // The attempt does not run, so it is no failure: take back the count where it was made.
-      await this.redis(() =>
-        Promise.all([
-          accountWait === 0 ? this.limiter.release(accountKey) : undefined,
-          addressWait === 0 ? this.limiter.release(addressKey) : undefined,
-        ]),
-      );
-      throw tooMany('Too many sign-in attempts; try again later', Math.max(accountWait, addressWait));
+    // The address first: an attempt its address refuses never touches the account's count, so a
+    // throttled client cannot push back the back-off of someone else's account.
+    const addressWait = await this.redis(() => this.limiter.reserve(addressKey, this.perAddress));
+    if (addressWait > 0) throw tooMany(addressWait);
+    const accountWait = await this.redis(() => this.limiter.reserve(accountKey, this.perAccount));
+    if (accountWait > 0) {
+      // The attempt does not run, so it is no failure of this address.
+      await this.redis(() => this.limiter.release(addressKey));
+      throw tooMany(accountWait);
     }
     return {
       succeeded: () =>
@@ -76,7 +70,7 @@ export class AuthThrottle {
   async signUpAttempt(address: string): Promise<void> {
     const key = this.limiter.keys.signUpsOfAddress(address);
     const wait = await this.redis(() => this.limiter.countInWindow(key, this.config.signUpsPerAddressPerHour, HOUR_MS));
-    if (wait > 0) throw tooMany('Too many sign-ups from this address; try again later', wait);
+    if (wait > 0) throw tooMany(wait, 'Too many sign-ups from this address; try again later');
   }
 
   /** A Redis that is down answers UNAVAILABLE: nobody signs in unthrottled. */
@@ -92,7 +86,7 @@ export class AuthThrottle {
   }
 }
 
-function tooMany(message: string, waitMs: number): RateLimitedError {
+function tooMany(waitMs: number, message = 'Too many sign-in attempts; try again later'): RateLimitedError {
   return new RateLimitedError(Math.max(1, Math.ceil(waitMs / 1000)), message);
 }
 
