@@ -150,6 +150,19 @@ describe('loadConfig', () => {
     expect(ok.payments).toMatchObject({ provider: 'stripe', stripeSecretKey: 'sk_test_x', webhookSecret: 'whsec_x' });
   });
 
+  it('throttles sign-ins and sign-ups by default, and refuses a longest back-off shorter than the first', () => {
+    expect(loadConfig({}).auth.throttle).toEqual({
+      signInFailuresPerAccount: 5,
+      signInFailuresPerAddress: 20,
+      signInBackoffSeconds: 1,
+      signInBackoffMaxSeconds: 900,
+      signUpsPerAddressPerHour: 10,
+    });
+    expect(problemsOf({ SIGNIN_BACKOFF_SECONDS: '60', SIGNIN_BACKOFF_MAX_SECONDS: '30' })).toEqual([
+      'SIGNIN_BACKOFF_MAX_SECONDS: must be at least SIGNIN_BACKOFF_SECONDS',
+    ]);
+  });
+
   it('requires credentials with PUSH_PROVIDER=fcm', () => {
     expect(problemsOf({ PUSH_PROVIDER: 'fcm' })).toEqual([
       'GOOGLE_APPLICATION_CREDENTIALS: required when PUSH_PROVIDER=fcm',

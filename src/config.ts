@@ -75,6 +75,16 @@ const EnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Comma-separated addresses of reverse proxies whose `X-Forwarded-For` names the client; empty: the socket's peer is the client. */
   TRUSTED_PROXIES: z.string().default(''),
+  /** Sign-in attempts to one account (known or not) before each next one backs off. */
+  SIGNIN_FAILURES_PER_ACCOUNT: int(1).default(5),
+  /** Sign-in attempts from one client address, to any accounts, before each next one backs off. */
+  SIGNIN_FAILURES_PER_ADDRESS: int(1).default(20),
+  /** The first sign-in back-off; it doubles with each further failed attempt. */
+  SIGNIN_BACKOFF_SECONDS: int(1).default(1),
+  /** The longest sign-in back-off; failures are forgotten this long after the last back-off ends. */
+  SIGNIN_BACKOFF_MAX_SECONDS: int(1).default(900),
+  /** Sign-ups from one client address per hour. */
+  SIGNUPS_PER_ADDRESS_PER_HOUR: int(1).default(10),
   /** How often the safety-net sweeps (expired holds, undecided bookings, unapplied webhooks) run. */
   SWEEP_INTERVAL_MS: int(100).default(5000),
 });
@@ -129,6 +139,9 @@ function crossChecks(env: Env): string[] {
   if (env.PUSH_PROVIDER === 'fcm' && !env.GOOGLE_APPLICATION_CREDENTIALS) {
     problems.push('GOOGLE_APPLICATION_CREDENTIALS: required when PUSH_PROVIDER=fcm');
   }
+  if (env.SIGNIN_BACKOFF_MAX_SECONDS < env.SIGNIN_BACKOFF_SECONDS) {
+    problems.push('SIGNIN_BACKOFF_MAX_SECONDS: must be at least SIGNIN_BACKOFF_SECONDS');
+  }
   for (const email of splitList(env.ADMIN_EMAILS)) {
     if (!z.email().safeParse(email).success) problems.push(`ADMIN_EMAILS: "${email}" is not an e-mail address`);
   }
@@ -170,6 +183,13 @@ function toConfig(env: Env) {
       jwtSecretIsEphemeral: env.JWT_SECRET === undefined,
       tokenTtlSeconds: env.JWT_TTL_SECONDS,
       adminEmails: new Set(splitList(env.ADMIN_EMAILS)),
+      throttle: {
+        signInFailuresPerAccount: env.SIGNIN_FAILURES_PER_ACCOUNT,
+        signInFailuresPerAddress: env.SIGNIN_FAILURES_PER_ADDRESS,
+        signInBackoffSeconds: env.SIGNIN_BACKOFF_SECONDS,
+        signInBackoffMaxSeconds: env.SIGNIN_BACKOFF_MAX_SECONDS,
+        signUpsPerAddressPerHour: env.SIGNUPS_PER_ADDRESS_PER_HOUR,
+      },
     },
     booking: {
       holdSeconds: env.HOLD_SECONDS,

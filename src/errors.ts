@@ -36,7 +36,15 @@ export class UnauthenticatedError extends errorClass(ErrorCode.UNAUTHENTICATED, 
 export class ForbiddenError extends errorClass(ErrorCode.FORBIDDEN, 'Not allowed') {}
 export class NotFoundError extends errorClass(ErrorCode.NOT_FOUND, 'Not found') {}
 export class ConflictError extends errorClass(ErrorCode.CONFLICT, 'Conflict') {}
-export class RateLimitedError extends errorClass(ErrorCode.RATE_LIMITED, 'Too many requests, slow down') {}
+/** Too many attempts; `extensions.retryAfterSeconds` says when to try again (a whole number, at least 1). */
+export class RateLimitedError extends errorClass(ErrorCode.RATE_LIMITED, 'Too many requests, slow down') {
+  constructor(
+    readonly retryAfterSeconds: number,
+    message?: string,
+  ) {
+    super(message, { retryAfterSeconds });
+  }
+}
 export class UnavailableError extends errorClass(
   ErrorCode.UNAVAILABLE,
   'A dependency is unavailable; nothing was changed, try again shortly',

@@ -47,12 +47,12 @@ async function overHttp(sys: TestSystem, body: unknown): Promise<Outcome> {
 }
 
 /** One operation over graphql-ws: its first result, or the errors the server refused it with. */
-async function overWs(sys: TestSystem, query: string): Promise<Outcome> {
+async function overWs(sys: TestSystem, query: string, variables?: Record<string, unknown>): Promise<Outcome> {
   const client = wsClient(sys.wsUrl);
   try {
     return await new Promise<Outcome>((resolve, reject) => {
       client.subscribe(
-        { query },
+        { query, variables },
         {
           next: (msg) => resolve(msg as Outcome),
           error: (err) => (Array.isArray(err) ? resolve({ errors: err as Outcome['errors'] }) : reject(err as Error)),
@@ -82,7 +82,40 @@ function expectRefusedWithoutNumbers(outcome: Outcome): void {
   for (const error of outcome.errors ?? []) expect(error.message).not.toMatch(/\d/);
 }
 
-describe.each(transports)('query limits over %s', (_name, send) => {
+/**
+ * The three ways an operation is run: Apollo Server (a request the fast path hands over, here one
+ * with `extensions`), the compiled fast path (a plain JSON POST) and graphql-ws.
+ */
+const paths = [
+  [
+    'Apollo',
+    (sys: TestSystem, query: string, variables?: Record<string, unknown>) =>
+      overHttp(sys, { query, variables, extensions: {} }),
+  ],
+  [
+    'the compiled fast path',
+    (sys: TestSystem, query: string, variables?: Record<string, unknown>) => overHttp(sys, { query, variables }),
+  ],
+  ['graphql-ws', overWs],
+] as const;
+
+/** `count` aliases of `field` in one query, with the given variable definitions. */
+function aliased(count: number, field: string, variableDefinitions = ''): string {
+  const fields = Array.from({ length: count }, (_, i) => `a${i}: ${field}`).join(' ');
+  return `query Costly${variableDefinitions} { ${fields} }`;
+}
+const PAGE = 'edges { node { id title description venue startsAt saleStartsAt price currency ticketsTotal } }';
+/** Fifteen pages of 100 events: within the alias limit, but far over the cost limit. */
+const COSTLY_LITERAL = aliased(15, `events(first: 100) { ${PAGE} }`);
+/** The same with the page size in a variable, the way the limit was bypassed. */
+const COSTLY_VARIABLE = aliased(15, `events(first: $n) { ${PAGE} }`, '($n: Int)');
+/** The same with the page size in the variable's default. */
+const COSTLY_VARIABLE_DEFAULT = aliased(15, `events(first: $n) { ${PAGE} }`, '($n: Int = 100)');
+/** Without `first`, each list counts its default page size (20 events). */
+const COSTLY_DEFAULT_PAGE = aliased(15, `events { ${PAGE} }`);
+const TOO_MANY_DIRECTIVES = `{ ${'__typename @skip(if: false) '.repeat(30)}}`;
+
+describe.each(paths)('query limits on %s', (_name, send) => {
   it('accepts an ordinary query', async () => {
     const outcome = await send(dev, '{ events(first: 1) { totalCount } }');
     expect(outcome.errors).toBeUndefined();
@@ -100,7 +133,39 @@ describe.each(transports)('query limits over %s', (_name, send) => {
   it('refuses a query with too many tokens without saying what the limit is', async () => {
     expectRefusedWithoutNumbers(await send(dev, TOO_MANY_TOKENS));
   });
+
+  it('refuses a query with too many directives without saying what the limit is', async () => {
+    expectRefusedWithoutNumbers(await send(dev, TOO_MANY_DIRECTIVES));
+  });
+
+  it('refuses a query over the cost limit with literal page sizes, without saying what the limit is', async () => {
+    expectCostRefused(await send(dev, COSTLY_LITERAL));
+  });
+
+  it('counts the page size given in a variable: refused with a large one, run with a small one', async () => {
+    expectCostRefused(await send(dev, COSTLY_VARIABLE, { n: 100 }));
+    const small = await send(dev, COSTLY_VARIABLE, { n: 1 });
+    expect(small.errors).toBeUndefined();
+    expect(small.data).toMatchObject({ a0: { edges: [] }, a14: { edges: [] } });
+  });
+
+  it("counts a variable's default page size when the variable is not given", async () => {
+    expectCostRefused(await send(dev, COSTLY_VARIABLE_DEFAULT));
+    expectCostRefused(await send(dev, COSTLY_VARIABLE_DEFAULT, { n: null }));
+  });
+
+  it("counts a list's default page size when `first` is absent", async () => {
+    expectCostRefused(await send(dev, COSTLY_DEFAULT_PAGE));
+  });
 });
+
+function expectCostRefused(outcome: Outcome): void {
+  expectRefusedWithoutNumbers(outcome);
+  expect(outcome.errors?.[0]).toMatchObject({
+    message: 'Query cost limit exceeded.',
+    extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+  });
+}
 
 describe('documents that do not parse, over HTTP', () => {
   it.each([

@@ -7,8 +7,10 @@ import {
   validate,
   type DocumentNode,
   type GraphQLSchema,
+  type OperationDefinitionNode,
   type ValidationRule,
 } from 'graphql';
+import { costFormula, type CostFormula } from './query-cost.js';
 
 /** A document as far as it got: parsed and validated, and compiled when it is a query or mutation. */
 export interface PreparedOperation {
@@ -18,6 +20,11 @@ export interface PreparedOperation {
   failedAt?: 'parse' | 'validation';
   /** The operation compiled with graphql-jit; null for a subscription or one it cannot compile. */
   compiled: CompiledQuery | null;
+  /**
+   * The operation's cost formula, to evaluate with each request's variables (`queryCost`); null
+   * when no operation is selected (execution then answers the standard error).
+   */
+  cost: CostFormula | null;
 }
 
 /**
@@ -60,7 +67,7 @@ export class CompiledOperations {
     try {
       document = parse(query, { maxTokens: this.maxTokens });
     } catch (err) {
-      return { document: null, errors: [toGraphQLError(err)], failedAt: 'parse', compiled: null };
+      return { document: null, errors: [toGraphQLError(err)], failedAt: 'parse', compiled: null, cost: null };
     }
     let errors: readonly GraphQLError[];
     try {
@@ -69,16 +76,23 @@ export class CompiledOperations {
       // graphql-armor's limit rules throw their error instead of reporting it.
       errors = [toGraphQLError(err)];
     }
-    if (errors.length > 0) return { document: null, errors, failedAt: 'validation', compiled: null };
-    return { document, errors: [], compiled: this.compile(document, operationName) };
+    if (errors.length > 0) return { document: null, errors, failedAt: 'validation', compiled: null, cost: null };
+    const operation = selectOperation(document, operationName);
+    return {
+      document,
+      errors: [],
+      compiled: operation ? this.compile(document, operation, operationName) : null,
+      cost: operation ? costFormula(this.schema, document, operation) : null,
+    };
   }
 
-  private compile(document: DocumentNode, operationName: string | undefined): CompiledQuery | null {
-    const operations = document.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION);
-    const operation = operationName ? operations.find((o) => o.name?.value === operationName) : operations[0];
-    // Subscriptions run on graphql's own subscribe; an ambiguous document gets the standard error.
-    if (!operation || operation.operation === OperationTypeNode.SUBSCRIPTION) return null;
-    if (!operationName && operations.length > 1) return null;
+  private compile(
+    document: DocumentNode,
+    operation: OperationDefinitionNode,
+    operationName: string | undefined,
+  ): CompiledQuery | null {
+    // Subscriptions run on graphql's own subscribe.
+    if (operation.operation === OperationTypeNode.SUBSCRIPTION) return null;
     try {
       const compiled = compileQuery(this.schema, document, operationName, { disablingCapturingStackErrors: true });
       return isCompiledQuery(compiled) ? compiled : null;
@@ -86,6 +100,16 @@ export class CompiledOperations {
       return null;
     }
   }
+}
+
+/** The operation a request names, or the only one; undefined for an unknown name or an ambiguous document. */
+function selectOperation(
+  document: DocumentNode,
+  operationName: string | undefined,
+): OperationDefinitionNode | undefined {
+  const operations = document.definitions.filter((d) => d.kind === Kind.OPERATION_DEFINITION);
+  if (operationName) return operations.find((o) => o.name?.value === operationName);
+  return operations.length === 1 ? operations[0] : undefined;
 }
 
 function toGraphQLError(err: unknown): GraphQLError {

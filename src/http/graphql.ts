@@ -2,9 +2,9 @@ import type { IncomingMessage, ServerResponse, Server as HttpServer } from 'node
 import { ApolloServer, HeaderMap, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
-import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
+import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
 import {
   GraphQLError,
   NoSchemaIntrospectionCustomRule,
@@ -24,10 +24,16 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { readBody } from './body.js';
 import { clientAddress } from './client-address.js';
-import { CompiledOperations } from './compiled-operations.js';
+import { CompiledOperations, type PreparedOperation } from './compiled-operations.js';
+import { oneSignInOrSignUpRule } from './one-sign-in-rule.js';
+import { costLimitError, costLimitPlugin, queryCost, type Variables } from './query-cost.js';
 
-/** Query limits, the same on HTTP and graphql-ws; clients are told a limit was hit, not what it is. */
-const LIMITS = { maxDepth: 10, maxAliases: 15, maxCost: 5000, maxTokens: 2000 } as const;
+/**
+ * Query limits, the same on HTTP and graphql-ws; clients are told a limit was hit, not what it is.
+ * The cost (query-cost.ts) admits one full page (100) of any list with its usual fields (about
+ * 6,300), not two.
+ */
+const LIMITS = { maxDepth: 10, maxAliases: 15, maxCost: 10_000, maxTokens: 2000, maxDirectives: 20 } as const;
 const MAX_BODY_BYTES = 100 * 1024;
 
 export interface GraphqlOptions {
@@ -89,12 +95,14 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
   const armor = new ApolloArmor({
     maxDepth: { n: LIMITS.maxDepth, exposeLimits: false },
     maxAliases: { n: LIMITS.maxAliases, exposeLimits: false },
-    costLimit: { maxCost: LIMITS.maxCost, exposeLimits: false },
+    // Not armor's cost rule: it counts only literal page sizes. The cost is checked with the
+    // request's variables instead (query-cost.ts), by costLimitPlugin here.
+    costLimit: { enabled: false },
     // Not armor's token plugin: it throws from Apollo's request pipeline, which turned every syntax
     // error into a 500. graphql-js' own parser enforces the limit (parseOptions below) and Apollo
     // answers 400 GRAPHQL_PARSE_FAILED; formatError hides the number.
     maxTokens: { enabled: false },
-    maxDirectives: { n: 20, exposeLimits: false },
+    maxDirectives: { n: LIMITS.maxDirectives, exposeLimits: false },
     blockFieldSuggestion: { enabled: opts.production },
   }).protect();
   // graphql-armor is typed against Apollo's CommonJS build; the plugin objects are the same.
@@ -103,8 +111,8 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
   const apollo = new ApolloServer<RequestContext & BaseContext>({
     schema: opts.schema,
     // No landing page: Apollo's loads scripts from a CDN and names the server version (GraphiQL is ours, local).
-    plugins: [...armorPlugins, ApolloServerPluginLandingPageDisabled()],
-    validationRules: armor.validationRules,
+    plugins: [...armorPlugins, costLimitPlugin(opts.schema, LIMITS.maxCost), ApolloServerPluginLandingPageDisabled()],
+    validationRules: [...armor.validationRules, oneSignInOrSignUpRule],
     allowBatchedHttpRequests: false,
     parseOptions: { maxTokens: LIMITS.maxTokens },
     introspection: opts.introspection,
@@ -123,7 +131,8 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
     ...specifiedRules,
     maxDepthRule({ n: LIMITS.maxDepth, exposeLimits: false }),
     maxAliasesRule({ n: LIMITS.maxAliases, exposeLimits: false }),
-    costLimitRule({ maxCost: LIMITS.maxCost, exposeLimits: false }),
+    maxDirectivesRule({ n: LIMITS.maxDirectives, exposeLimits: false }),
+    oneSignInOrSignUpRule,
     ...(opts.introspection ? [] : [NoSchemaIntrospectionCustomRule]),
   ];
   const compiled = new CompiledOperations(opts.schema, rules, LIMITS.maxTokens);
@@ -143,8 +152,10 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
       return false;
     }
     if (!isPlainRequest(request)) return false;
-    const operation = compiled.prepare(request.query, request.operationName).compiled;
-    if (!operation) return false;
+    const prepared = compiled.prepare(request.query, request.operationName);
+    const operation = prepared.compiled;
+    // Over the cost limit: Apollo refuses it the same way (costLimitPlugin).
+    if (!operation || overCostLimit(prepared, request.variables)) return false;
     let user: AuthUser | null;
     try {
       user = opts.authenticate(req.headers.authorization);
@@ -246,6 +257,7 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
                   }),
               );
             }
+            if (overCostLimit(prepared, payload.variables)) return [costLimitError()];
             return {
               schema: opts.schema,
               document: prepared.document,
@@ -282,6 +294,11 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
       await apollo.stop();
     },
   };
+}
+
+/** The cost check of the paths that validate themselves; the formula was built once per document. */
+function overCostLimit(prepared: PreparedOperation, variables: Variables): boolean {
+  return prepared.cost !== null && queryCost(prepared.cost, variables) > LIMITS.maxCost;
 }
 
 function authenticateHttp(opts: GraphqlOptions, req: IncomingMessage): AuthUser | null {

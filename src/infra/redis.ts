@@ -40,6 +40,12 @@ export function redisKeys(namespace: string) {
     rateLimit: (userId: string) => `${ns}:rl:${userId}`,
     booking: (bookingId: string) => `${ns}:bk:${bookingId}`,
     pendingBookings: `${ns}:bk:pending`,
+    /** Sign-in attempts counted against one account, named by a hash of its e-mail (Redis never holds the e-mail). */
+    signInsOfAccount: (emailHash: string) => `${ns}:auth:acct:${emailHash}`,
+    /** Sign-in attempts counted against one client address, whatever the accounts. */
+    signInsOfAddress: (address: string) => `${ns}:auth:addr:${address}`,
+    /** Sign-ups from one client address in the current window. */
+    signUpsOfAddress: (address: string) => `${ns}:auth:signup:${address}`,
   };
 }
 export type RedisKeys = ReturnType<typeof redisKeys>;

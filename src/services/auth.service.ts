@@ -6,6 +6,7 @@ import type { AuthUser, RequestContext } from '../context.js';
 import { User, UserRole } from '../entities/user.entity.js';
 import { ConflictError, UnauthenticatedError } from '../errors.js';
 import type { AccessTokens } from './access-tokens.js';
+import type { AuthThrottle } from './auth-throttle.js';
 import { parseInput } from './validation.js';
 
 const SignUpInput = z.object({
@@ -27,10 +28,13 @@ export class AuthService {
   constructor(
     private readonly tokens: AccessTokens,
     private readonly adminEmails: ReadonlySet<string>,
+    private readonly throttle: AuthThrottle,
   ) {}
 
   async signUp(ctx: RequestContext, input: { email: string; password: string; name: string }) {
     const { email, password, name } = parseInput(SignUpInput, input);
+    // Before the hash: a sign-up refused here costs nothing.
+    await this.throttle.signUpAttempt(ctx.clientAddress);
     const user = ctx.em.create(User, {
       id: randomUUID(),
       email,
@@ -52,9 +56,12 @@ export class AuthService {
 
   async signIn(ctx: RequestContext, input: { email: string; password: string }) {
     const email = input.email.trim().toLowerCase();
+    // Before the password check: while backing off, no password is checked, right or wrong.
+    const attempt = await this.throttle.signInAttempt(email, ctx.clientAddress);
     const user = await ctx.em.findOne(User, { email });
     const valid = await argon2.verify(user?.passwordHash ?? (await DUMMY_HASH), input.password);
     if (!user || !valid) throw new UnauthenticatedError('Wrong e-mail or password');
+    await attempt.succeeded();
     return this.session(user);
   }
 

@@ -25,8 +25,11 @@ export function decodeCursor(kind: string, cursor: string, length: number): stri
   throw BadInputError.field('after', 'is not a cursor of this list');
 }
 
+/** The largest page a list serves. */
+export const MAX_PAGE_SIZE = 100;
+
 /** `first` within 1..max, else BAD_USER_INPUT. */
-export function pageSize(first: number, max = 100): number {
+export function pageSize(first: number, max = MAX_PAGE_SIZE): number {
   if (!Number.isInteger(first) || first < 1 || first > max) {
     throw BadInputError.field('first', `must be between 1 and ${max}`);
   }

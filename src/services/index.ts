@@ -1,6 +1,8 @@
 import type { Infra } from '../app.js';
 import { AccessTokens } from './access-tokens.js';
 import { AuthService } from './auth.service.js';
+import { AuthThrottle } from './auth-throttle.js';
+import { AttemptLimiter } from '../infra/attempt-limiter.js';
 import { BookingRegistry } from '../infra/booking-registry.js';
 import { StockGate } from '../infra/stock-gate.js';
 import { BookingDecider } from './booking-decider.js';
@@ -65,7 +67,11 @@ export function createServices(infra: Infra) {
     gate,
     registry,
     stock,
-    auth: new AuthService(tokens, config.auth.adminEmails),
+    auth: new AuthService(
+      tokens,
+      config.auth.adminEmails,
+      new AuthThrottle(new AttemptLimiter(infra.redis, config.namespace), infra.health, config.auth.throttle),
+    ),
     events,
     bookings,
     decider,

@@ -40,6 +40,10 @@ export async function startTestSystem(env: Record<string, string> = {}): Promise
     NAMESPACE: namespace,
     JWT_SECRET: randomBytes(32).toString('hex'),
     ADMIN_EMAILS: 'admin@example.test',
+    // Every test client is 127.0.0.1: sign-in and sign-up throttling is off unless a test sets it.
+    SIGNIN_FAILURES_PER_ACCOUNT: '1000000',
+    SIGNIN_FAILURES_PER_ADDRESS: '1000000',
+    SIGNUPS_PER_ADDRESS_PER_HOUR: '1000000',
     ...env,
   };
   const config = loadConfig(baseEnv);
