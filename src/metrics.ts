@@ -103,8 +103,15 @@ export function createMetrics() {
     labelNames: ['action', 'outcome'] as const,
     registers: [registry],
   });
+  const queueDeadLetters = new Counter({
+    name: 'queue_dead_letters_total',
+    help: 'Queue messages a consumer gave up on and moved to the dead-letter stream, by consumer and cause (exhausted: failed every delivery; malformed)',
+    labelNames: ['consumer', 'cause'] as const,
+    registers: [registry],
+  });
   return {
     registry,
+    queueDeadLetters,
     httpRequests,
     graphqlErrors,
     graphqlRequests,

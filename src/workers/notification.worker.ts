@@ -103,6 +103,8 @@ export async function startNotificationWorker(
   const consumer = await runConsumer<NotificationRequest>({
     nats,
     log,
+    metrics,
+    maxDeliver: infra.config.queue.maxDeliver,
     stream: nats.names.streams.notifications,
     durable: options.durable ?? 'notifications',
     ackWaitMs: 60_000,
