@@ -105,7 +105,7 @@ export function createMetrics() {
   });
   const queueDeadLetters = new Counter({
     name: 'queue_dead_letters_total',
-    help: 'Queue messages a consumer gave up on and moved to the dead-letter stream, by consumer and cause (exhausted: failed every delivery; malformed)',
+    help: 'Queue messages moved to the dead-letter stream, by consumer and cause (exhausted: failed every delivery; malformed; refused: terminated by the handler)',
     labelNames: ['consumer', 'cause'] as const,
     registers: [registry],
   });

@@ -17,7 +17,7 @@ export interface Job<T> {
    * allowed delivery it is dead-lettered instead; `cause` says why in the dead letter.
    */
   nak(delayMs?: number, cause?: unknown): void;
-  /** Never redeliver (a poison message). */
+  /** Never redeliver (a poison message): it goes to the dead-letter stream with `reason`. */
   term(reason: string): void;
   /** Extends the ack deadline while a long job runs. */
   working(): void;
@@ -46,9 +46,9 @@ export interface ConsumerOptions<T> {
   /** First redelivery delay of a job left unsettled; default 1 s. */
   retryDelayMs?: number;
   /**
-   * Runs before well-formed messages are dead-lettered, so the domain can close what they started
-   * (a booking attempt becomes a REJECTED decision). If it throws, nothing is dead-lettered on this
-   * delivery: the messages get one more.
+   * Runs before messages that failed every delivery are dead-lettered, so the domain can close
+   * what they started (a booking attempt becomes a REJECTED decision). If it throws, nothing is
+   * dead-lettered on this delivery: the messages get one more.
    */
   onDeadLetter?(data: T[]): Promise<void>;
 }
@@ -63,7 +63,8 @@ const MAX_RETRY_DELAY_MS = 30_000;
 interface Condemned<T> {
   msg: JsMsg;
   data?: T;
-  cause: 'exhausted' | 'malformed';
+  /** exhausted: failed every delivery; malformed: not a message of this queue; refused: the handler terminated it. */
+  cause: 'exhausted' | 'malformed' | 'refused';
   reason: string;
 }
 
@@ -72,9 +73,9 @@ interface Condemned<T> {
  * free it takes everything buffered so far (up to `maxBatch`) as one batch. Under load batches
  * grow, which is what lets one Redis call and one Postgres transaction serve many messages.
  *
- * No message can stall it: one that fails `maxDeliver` deliveries (or is malformed) is copied to
- * the namespace's dead-letter stream, with its subject, headers and why, and terminated, with a
- * counter and one log line. JetStream itself stops at `maxDeliver + 1`: that spare delivery only
+ * No message can stall it: one that fails `maxDeliver` deliveries (or is malformed, or that the
+ * handler terminates) is copied to the namespace's dead-letter stream, with its subject, headers
+ * and why, and terminated, with a counter and one log line. JetStream itself stops at `maxDeliver + 1`: that spare delivery only
  * comes when the process died during the last one (or could not dead-letter), and is
  * dead-lettered at once without running the handler again.
  */
@@ -96,9 +97,9 @@ export async function runConsumer<T>(opts: ConsumerOptions<T>): Promise<RunningC
   let done = false;
 
   const deadLetter = async (condemned: Condemned<T>[]) => {
-    const wellFormed = condemned.flatMap((c) => (c.data === undefined ? [] : [c.data]));
+    const exhausted = condemned.flatMap((c) => (c.cause === 'exhausted' && c.data !== undefined ? [c.data] : []));
     try {
-      if (opts.onDeadLetter && wellFormed.length > 0) await opts.onDeadLetter(wellFormed);
+      if (opts.onDeadLetter && exhausted.length > 0) await opts.onDeadLetter(exhausted);
       await Promise.all(condemned.map((c) => copyToDeadLetters(opts, c)));
     } catch (err) {
       opts.log.error(
@@ -109,7 +110,8 @@ export async function runConsumer<T>(opts: ConsumerOptions<T>): Promise<RunningC
       return;
     }
     for (const c of condemned) {
-      c.msg.term(c.reason.slice(0, 100));
+      // No reason on the wire: NATS before 2.10 ignores a `+TERM` that carries one. It is in the dead letter.
+      c.msg.term();
       opts.metrics.queueDeadLetters.inc({ consumer: opts.durable, cause: c.cause });
       // Subject and sequence name the message; its body stays in the dead-letter stream, out of the logs.
       opts.log.error(
@@ -152,9 +154,9 @@ export async function runConsumer<T>(opts: ConsumerOptions<T>): Promise<RunningC
         if (msg.info.deliveryCount > opts.maxDeliver) {
           condemned.push({ msg, data, cause: 'exhausted', reason: `delivered ${msg.info.deliveryCount} times` });
         } else {
-          batch.push(
-            toJob(msg, data, opts.maxDeliver, (reason) => condemned.push({ msg, data, cause: 'exhausted', reason })),
-          );
+          const condemn = (cause: Condemned<T>['cause'], reason: string) =>
+            condemned.push({ msg, data, cause, reason });
+          batch.push(toJob(msg, data, opts.maxDeliver, condemn));
         }
       }
       if (batch.length > 0) {
@@ -209,7 +211,12 @@ async function copyToDeadLetters<T>(opts: ConsumerOptions<T>, c: Condemned<T>): 
   });
 }
 
-function toJob<T>(msg: JsMsg, data: T, maxDeliver: number, condemn: (reason: string) => void): Job<T> {
+function toJob<T>(
+  msg: JsMsg,
+  data: T,
+  maxDeliver: number,
+  condemn: (cause: 'exhausted' | 'refused', reason: string) => void,
+): Job<T> {
   let settled = false;
   return {
     data,
@@ -224,13 +231,12 @@ function toJob<T>(msg: JsMsg, data: T, maxDeliver: number, condemn: (reason: str
     },
     nak(delayMs, cause) {
       settled = true;
-      if (msg.info.deliveryCount >= maxDeliver)
-        condemn(cause === undefined ? 'failed on its last delivery' : describeError(cause));
-      else msg.nak(delayMs);
+      if (msg.info.deliveryCount < maxDeliver) msg.nak(delayMs);
+      else condemn('exhausted', cause === undefined ? 'failed on its last delivery' : describeError(cause));
     },
     term(reason) {
       settled = true;
-      msg.term(reason);
+      condemn('refused', reason);
     },
     working() {
       msg.working();

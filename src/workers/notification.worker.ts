@@ -125,9 +125,6 @@ export async function startNotificationWorker(
             log.error({ err, notificationId: first.data.notificationId }, 'notification failed; will retry');
             return;
           }
-          if (settlement.kind === 'term') {
-            log.error({ request: first.data, reason: settlement.reason }, 'dropping a notification request');
-          }
           for (const job of group) {
             if (settlement.kind === 'ack') job.ack();
             else if (settlement.kind === 'nak') job.nak(settlement.delayMs);

@@ -36,7 +36,6 @@ export async function startPaymentWorker(infra: Infra, settlement: PaymentSettle
             const applied = await settlement.applyEvent(eventId);
             if (applied.result === 'missing') {
               // Every queued event was stored first; without the row there is nothing to apply.
-              log.error({ eventId }, 'queued payment event is not stored; dropped');
               job.term('no such webhook event');
               return;
             }
