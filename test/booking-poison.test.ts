@@ -34,11 +34,15 @@ async function expectExactStock(sys: TestSystem, eventId: string) {
 /** Every booking message was delivered and settled: none waits in the stream or for an ack. */
 async function expectQueueDrained(infra: Infra) {
   const { bookings } = infra.nats.names.streams;
-  await eventually(async () => {
-    const info = await infra.nats.jsm.consumers.info(bookings, 'booking-worker');
-    const stream = await infra.nats.jsm.streams.info(bookings);
-    return info.num_pending + info.num_ack_pending === 0 && stream.state.messages === 0 ? true : undefined;
-  }, 10_000, 'booking queue drained');
+  await eventually(
+    async () => {
+      const info = await infra.nats.jsm.consumers.info(bookings, 'booking-worker');
+      const stream = await infra.nats.jsm.streams.info(bookings);
+      return info.num_pending + info.num_ack_pending === 0 && stream.state.messages === 0 ? true : undefined;
+    },
+    10_000,
+    'booking queue drained',
+  );
 }
 
 /** A logger whose lines the test can read, to check what a worker says (and does not say). */
