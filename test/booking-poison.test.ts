@@ -8,6 +8,7 @@ import { queueBooking } from '../src/services/booking-queue.js';
 import { bookingIdFor } from '../src/services/booking.service.js';
 import { startBookingSweeper } from '../src/workers/booking.sweeper.js';
 import { startBookingWorker } from '../src/workers/booking.worker.js';
+import type { PeriodicWorker } from '../src/workers/periodic.js';
 import { BookTicketLeanDocument, BookingDocument } from './generated/graphql.js';
 import { ADMIN_EMAIL, createBuyers, createEvent, signUp, stockState } from './support/fixtures.js';
 import { eventually, gqlOk, startTestSystem, type TestSystem } from './support/system.js';
@@ -108,7 +109,8 @@ describe('a booking attempt Postgres refuses, in the middle of a burst', () => {
     const worker = await startBookingWorker({ ...infra, log }, services.decider, services.registry, {
       maxBatch: 500,
     });
-    const sweeper = startBookingSweeper(infra, services.registry);
+    // Started once everything is decided: earlier, it would rightly queue again what waits past its deadline.
+    let sweeper: PeriodicWorker | undefined;
     try {
       // 36 honest tickets + 2 for the poison fit in 40: every honest attempt is reserved.
       const results = await Promise.all(queued.map((b, i) => decided(sys, b.id, honest[i]!.token)));
@@ -134,11 +136,15 @@ describe('a booking attempt Postgres refuses, in the middle of a burst', () => {
       const { bookings } = infra.nats.names.streams;
       const lastSeq = (await infra.nats.jsm.streams.info(bookings)).state.last_seq;
       await eventually(() => (Date.now() > Date.parse(poison.requestedAt) + 1000 ? true : undefined));
+      sweeper = startBookingSweeper(infra, services.registry);
       await sweeper.runNow();
       await sweeper.runNow();
       expect((await infra.nats.jsm.streams.info(bookings)).state.last_seq).toBe(lastSeq);
       expect(await services.registry.get(poison.bookingId)).toMatchObject({ status: 'REJECTED', reason: null });
       expect((await services.registry.get(poison.bookingId))?.republished).toBeUndefined();
+      // Even a sweep that read it as QUEUED just before the worker's decision cannot undo it.
+      expect(await services.registry.postpone(poison.bookingId, Date.now())).toBe(0);
+      expect(await services.registry.get(poison.bookingId)).toMatchObject({ status: 'REJECTED', reason: null });
 
       // A copy delivered later (a retry, a re-publish) gets the same answer and takes nothing.
       await queueBooking(infra.nats, poison, `${poison.bookingId}:copy`);
@@ -158,7 +164,7 @@ describe('a booking attempt Postgres refuses, in the middle of a burst', () => {
       const after = await expectExactStock(sys, event.id);
       expect(after.pgAvailable).toBe(0);
     } finally {
-      await sweeper.stop();
+      await sweeper?.stop();
       await worker.stop();
     }
   });
@@ -218,10 +224,12 @@ describe('a booking message that fails every delivery', () => {
       expect(letter?.header.get('Dead-Letter-Reason')).toContain('simulated fault');
       expect(letter?.header.get('Dead-Letter-Original-Nats-Msg-Id')).toBe(doomed.id);
       expect(failures).toBe(3);
-      const counted = (await infra.metrics.queueDeadLetters.get()).values.find(
-        (v) => v.labels.consumer === 'booking-worker' && v.labels.cause === 'exhausted',
-      );
-      expect(counted?.value).toBe(1);
+      // Counted and logged once it is terminated, just after the copy is stored.
+      const exhausted = async () =>
+        (await infra.metrics.queueDeadLetters.get()).values.find(
+          (v) => v.labels.consumer === 'booking-worker' && v.labels.cause === 'exhausted',
+        )?.value;
+      expect(await eventually(exhausted)).toBe(1);
 
       // Closed as a decision: REJECTED in Postgres and Redis, its 2 tickets given back.
       expect(await decided(sys, doomed.id, doomedBuyer!.token)).toMatchObject({ status: 'REJECTED', reason: null });
@@ -242,6 +250,39 @@ describe('a booking message that fails every delivery', () => {
       expect((await decided(sys, next.id, buyers[3]!.token)).status).toBe('RESERVED');
       expect((await expectExactStock(sys, event.id)).pgAvailable).toBe(0);
       expect(failures).toBe(3);
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  it('dead-letters a malformed message at once, counted, without its body in the log', async () => {
+    const { infra, services } = sys.app;
+    const { log, lines } = capturedLog();
+    const worker = await startBookingWorker({ ...infra, log }, services.decider, services.registry, { maxBatch: 10 });
+    try {
+      const subject = infra.nats.names.jobs.bookingRequested('00000000-0000-4000-8000-000000000000');
+      await infra.nats.js.publish(subject, '{"bookingId": "not-a-uuid", "secret": "malformed-secret"}');
+      const { deadLetters } = infra.nats.names.streams;
+      const letter = await eventually(
+        () =>
+          infra.nats.jsm.streams
+            .getMessage(deadLetters, { last_by_subj: infra.nats.names.jobs.deadLetter('booking-worker') })
+            .then((m) => (m?.header.get('Dead-Letter-Reason') === 'malformed message' ? m : undefined)),
+        10_000,
+        'malformed dead letter',
+      );
+      expect(letter.header.get('Dead-Letter-Subject')).toBe(subject);
+      expect(letter.header.get('Dead-Letter-Deliveries')).toBe('1');
+      expect(letter.string()).toContain('malformed-secret');
+      // Counted and logged once it is terminated, just after the copy is stored.
+      const malformed = async () =>
+        (await infra.metrics.queueDeadLetters.get()).values.find(
+          (v) => v.labels.consumer === 'booking-worker' && v.labels.cause === 'malformed',
+        )?.value;
+      expect(await eventually(malformed)).toBe(1);
+      expect(lines.filter((l) => l.includes('dead-lettered'))).toHaveLength(1);
+      expect(lines.some((l) => l.includes('malformed-secret'))).toBe(false);
+      await expectQueueDrained(infra);
     } finally {
       await worker.stop();
     }
