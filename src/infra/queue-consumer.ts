@@ -75,9 +75,11 @@ interface Condemned<T> {
  *
  * No message can stall it: one that fails `maxDeliver` deliveries (or is malformed, or that the
  * handler terminates) is copied to the namespace's dead-letter stream, with its subject, headers
- * and why, and terminated, with a counter and one log line. JetStream itself stops at `maxDeliver + 1`: that spare delivery only
- * comes when the process died during the last one (or could not dead-letter), and is
- * dead-lettered at once without running the handler again.
+ * and why, and terminated, with a counter and one log line. Exhaustion is seen here, from the
+ * delivery count, rather than from JetStream's advisory: deterministic, and the domain can close
+ * the message's work first (`onDeadLetter`). JetStream itself stops at `maxDeliver + 1`: that spare
+ * delivery only comes when the process died during the last one (or could not dead-letter), and
+ * is dead-lettered at once without running the handler again.
  */
 export async function runConsumer<T>(opts: ConsumerOptions<T>): Promise<RunningConsumer> {
   const retryDelayMs = opts.retryDelayMs ?? 1000;
