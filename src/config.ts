@@ -87,6 +87,11 @@ const EnvSchema = z.object({
   SIGNUPS_PER_ADDRESS_PER_HOUR: int(1).default(10),
   /** How often the safety-net sweeps (expired holds, undecided bookings, unapplied webhooks) run. */
   SWEEP_INTERVAL_MS: int(100).default(5000),
+  /**
+   * Deliveries of one queue message before its consumer gives up and moves it to the dead-letter
+   * stream. Failed deliveries are retried after 1 s, doubling up to 30 s: 10 covers about 2.5 minutes.
+   */
+  QUEUE_MAX_DELIVER: int(2, 1000).default(10),
 });
 
 type Env = z.infer<typeof EnvSchema>;
@@ -212,6 +217,9 @@ function toConfig(env: Env) {
       googleCredentials: env.GOOGLE_APPLICATION_CREDENTIALS,
     },
     sweepIntervalMs: env.SWEEP_INTERVAL_MS,
+    queue: {
+      maxDeliver: env.QUEUE_MAX_DELIVER,
+    },
   };
 }
 

@@ -109,8 +109,15 @@ export function createMetrics() {
     labelNames: ['field'] as const,
     registers: [registry],
   });
+  const queueDeadLetters = new Counter({
+    name: 'queue_dead_letters_total',
+    help: 'Queue messages moved to the dead-letter stream, by consumer and cause (exhausted: failed every delivery; malformed; refused: terminated by the handler)',
+    labelNames: ['consumer', 'cause'] as const,
+    registers: [registry],
+  });
   return {
     registry,
+    queueDeadLetters,
     httpRequests,
     graphqlErrors,
     graphqlRequests,

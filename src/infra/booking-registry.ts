@@ -37,6 +37,19 @@ redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
 return {'NEW'}
 `;
 
+// KEYS: record, pending index. ARGV: deadline ms, booking id, ttl. Only an attempt still QUEUED:
+// a decision recorded meanwhile (a worker's, or a dead-lettered attempt's REJECTED) must stand.
+const POSTPONE = `
+local rec = redis.call('GET', KEYS[1])
+if not rec then return 0 end
+local r = cjson.decode(rec)
+if r.status ~= 'QUEUED' then return 0 end
+r.republished = (tonumber(r.republished) or 0) + 1
+redis.call('SET', KEYS[1], cjson.encode(r), 'EX', ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2])
+return r.republished
+`;
+
 type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
 
 export class BookingRegistry {
@@ -48,6 +61,7 @@ export class BookingRegistry {
   ) {
     this.keys = redisKeys(namespace);
     redis.defineCommand('bookingAdmit', { numberOfKeys: 3, lua: ADMIT });
+    redis.defineCommand('bookingPostpone', { numberOfKeys: 2, lua: POSTPONE });
   }
 
   private recordKey(bookingId: string): string {
@@ -103,14 +117,16 @@ export class BookingRegistry {
     return this.redis.zrangebyscore(this.pendingKey, 0, nowMs, 'LIMIT', 0, limit);
   }
 
-  /** Moves an attempt's deadline (after the sweep re-published it) and counts the re-publish. */
-  async postpone(record: BookingRecord, deadlineMs: number): Promise<void> {
-    const next = { ...record, republished: (record.republished ?? 0) + 1 };
-    await this.redis
-      .pipeline()
-      .set(this.recordKey(record.bookingId), JSON.stringify(next), 'EX', RECORD_TTL_SECONDS)
-      .zadd(this.pendingKey, deadlineMs, record.bookingId)
-      .exec();
+  /**
+   * Before the sweep queues an attempt again: moves its deadline and counts the re-publish, in one
+   * step that does nothing once the attempt is decided. Returns the re-publish count, or 0 when it
+   * is no longer QUEUED (and must not be queued again).
+   */
+  async postpone(bookingId: string, deadlineMs: number): Promise<number> {
+    const postpone = (this.redis as unknown as Record<string, ScriptFn>)['bookingPostpone']!.bind(this.redis);
+    return Number(
+      await postpone(this.recordKey(bookingId), this.pendingKey, deadlineMs, bookingId, RECORD_TTL_SECONDS),
+    );
   }
 
   async dropPending(bookingId: string): Promise<void> {

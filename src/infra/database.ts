@@ -124,3 +124,15 @@ async function onServer(
 function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
+
+/**
+ * Postgres refused the statement for what it carries, not because it is unavailable: a data
+ * exception (SQLSTATE class 22), an integrity constraint (23), a size limit (54), or a protocol
+ * violation (08P01, which is how a NUL byte in a text parameter is answered). The same data is
+ * refused on every try, so retrying it cannot help.
+ */
+export function isRefusedData(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || code.length !== 5) return false;
+  return code === '08P01' || ['22', '23', '54'].includes(code.slice(0, 2));
+}

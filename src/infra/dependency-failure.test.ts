@@ -22,6 +22,7 @@ describe('isDependencyFailure', () => {
     expect(isDependencyFailure(unique)).toBe(false);
     expect(isDependencyFailure(new TypeError('undefined is not a function'))).toBe(false);
     expect(isDependencyFailure(withCode('invalid byte sequence', '22021'))).toBe(false);
+    expect(isDependencyFailure(withCode('invalid message format', '08P01'))).toBe(false);
     expect(isDependencyFailure('a string')).toBe(false);
   });
 });

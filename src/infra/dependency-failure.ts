@@ -17,9 +17,10 @@ export function isDependencyFailure(error: unknown): boolean {
 
 /**
  * SQLSTATE classes 08 (connection), 53 (insufficient resources), 57 (operator intervention:
- * shutdown, statement timeout) and 55P03 (lock timeout).
+ * shutdown, statement timeout) and 55P03 (lock timeout). Not 08P01: a protocol violation is how
+ * Postgres refuses a NUL byte in a parameter, bad data rather than an outage (see isRefusedData).
  */
-const SQLSTATE_UNAVAILABLE = /^(08...|53...|57...|55P03)$/;
+const SQLSTATE_UNAVAILABLE = /^(08(?!P01)...|53...|57...|55P03)$/;
 const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH']);
 /** ioredis' and nats.js' error classes for a connection that is gone or a request that timed out. */
 const DRIVER_NAMES = new Set([

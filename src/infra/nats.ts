@@ -24,6 +24,8 @@ export function natsNames(namespace: string) {
       expiry: `${NS}_EXPIRY`,
       payments: `${NS}_PAYMENTS`,
       notifications: `${NS}_NOTIFICATIONS`,
+      /** What a consumer gave up on (see queue-consumer.ts): kept for operators, consumed by nothing. */
+      deadLetters: `${NS}_DEAD_LETTERS`,
     },
     /** Durable JetStream subjects: work that must not be lost. */
     jobs: {
@@ -33,6 +35,9 @@ export function natsNames(namespace: string) {
       paymentEvent: (type: string) => `${ns}.payment.${type}`,
       allPaymentEvents: `${ns}.payment.>`,
       notification: `${ns}.notification.deliver`,
+      /** A dead-lettered message's copy, by the durable consumer that gave up on it. */
+      deadLetter: (durable: string) => `${ns}.dead-letter.${durable}`,
+      allDeadLetters: `${ns}.dead-letter.>`,
     },
     /** Prefix of core NATS subjects for live fan-out to gateways (see live-bus.ts). */
     livePrefix: `${ns}.live`,
@@ -81,7 +86,8 @@ export async function openNats(url: string, namespace: string, log: Logger): Pro
 
 /**
  * Work-queue streams: a message is removed once a consumer acknowledges it. The duplicate window
- * lets publishers retry with the same message id without creating a second job.
+ * lets publishers retry with the same message id without creating a second job. The dead-letter
+ * stream keeps its messages (limits retention) for two weeks, for an operator to look at.
  */
 async function ensureStreams(jsm: JetStreamManager, names: NatsNames): Promise<void> {
   const common: Partial<StreamConfig> = {
@@ -95,6 +101,12 @@ async function ensureStreams(jsm: JetStreamManager, names: NatsNames): Promise<v
     { name: names.streams.expiry, subjects: [names.jobs.holdExpiry], max_age: 24 * 3600 * SECOND_NS },
     { name: names.streams.payments, subjects: [names.jobs.allPaymentEvents], max_age: 7 * 24 * 3600 * SECOND_NS },
     { name: names.streams.notifications, subjects: [names.jobs.notification], max_age: 24 * 3600 * SECOND_NS },
+    {
+      name: names.streams.deadLetters,
+      subjects: [names.jobs.allDeadLetters],
+      retention: RetentionPolicy.Limits,
+      max_age: 14 * 24 * 3600 * SECOND_NS,
+    },
   ];
   for (const config of streams) {
     const full = { ...common, ...config } as StreamConfig;
@@ -117,18 +129,21 @@ function isNotFound(err: unknown): boolean {
   return err instanceof Error && /not found/i.test(err.message);
 }
 
-/** A durable pull consumer with explicit acks, created or updated to this configuration. */
+/**
+ * A durable pull consumer with explicit acks, created or updated to this configuration.
+ * `maxDeliver` is required: an unbounded one lets a single bad message be redelivered forever.
+ */
 export async function ensureConsumer(
   nats: Nats,
   stream: string,
   durable: string,
-  opts: { filter?: string; ackWaitMs: number; maxDeliver?: number; maxAckPending?: number },
+  opts: { filter?: string; ackWaitMs: number; maxDeliver: number; maxAckPending?: number },
 ): Promise<void> {
   await nats.jsm.consumers.add(stream, {
     durable_name: durable,
     ack_policy: AckPolicy.Explicit,
     ack_wait: opts.ackWaitMs * 1_000_000,
-    max_deliver: opts.maxDeliver ?? -1,
+    max_deliver: opts.maxDeliver,
     max_ack_pending: opts.maxAckPending ?? 10_000,
     ...(opts.filter ? { filter_subject: opts.filter } : {}),
   });

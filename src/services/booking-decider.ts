@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { BookingRejection, type BookingStatus } from '../entities/booking.entity.js';
 import type { Event } from '../entities/event.entity.js';
-import type { Database, EntityManager } from '../infra/database.js';
+import { isRefusedData, type Database, type EntityManager } from '../infra/database.js';
 import type { GateAttempt, GateDecision, StockGate, StockSnapshot, StockVersion } from '../infra/stock-gate.js';
+import { describeError } from '../logger.js';
 import type { EventCatalog } from './event-catalog.js';
 import type { BookingDecisionLive } from './live-topics.js';
 import type { BookingRequest } from './queue-messages.js';
@@ -21,12 +22,20 @@ export interface BatchOutcome {
    * earlier delivery of the batch (whose expiry job may not have been queued before a crash).
    */
   holds: { orderIds: string[]; expiresAt: Date }[];
+  /** Attempts whose data Postgres refused (see isRefusedData): REJECTED without a reason, and why. */
+  refused: { bookingId: string; eventId: string; error: string }[];
 }
 
 /** Test seam: lets a test stop a worker between the Redis step and the Postgres commit. */
 export interface DeciderFaults {
-  afterGate?(): Promise<void>;
+  afterGate?(requests: readonly BookingRequest[]): Promise<void>;
 }
+
+/**
+ * A Postgres state older than any Redis applied: settling with it only gives back what the gate
+ * has in flight for the attempts, for when Postgres' stock row cannot be read.
+ */
+const NO_NEWER_VERSION: StockVersion = { available: 0, version: -1 };
 
 /** A booking Postgres decided earlier. */
 interface PriorBooking {
@@ -54,6 +63,12 @@ interface StockRow {
  *
  * Safe to repeat: an attempt already decided in Postgres keeps that decision, however often its
  * message is delivered, whatever Redis remembers (or has forgotten).
+ *
+ * One attempt whose data Postgres refuses (a NUL byte in a key, a number out of range, a row that
+ * breaks a constraint) must not hold up the others: when the batch's transaction fails that way,
+ * the batch is decided again one attempt per transaction, and only the attempts Postgres still
+ * refuses are rejected, in Redis (which gives their tickets back). Any other failure (Postgres or
+ * Redis down) is thrown: a passing fault, for the queue to redeliver.
  */
 export class BookingDecider {
   constructor(
@@ -65,15 +80,57 @@ export class BookingDecider {
   ) {}
 
   async decide(batch: readonly BookingRequest[]): Promise<BatchOutcome> {
-    // The same attempt can be queued twice (a client retry, a sweep re-publish); decide it once.
-    const requests = [...new Map(batch.map((r) => [r.bookingId, r])).values()];
+    const requests = distinct(batch);
+    try {
+      return await this.decideTogether(requests);
+    } catch (err) {
+      if (!isRefusedData(err)) throw err;
+      if (requests.length === 1) return this.refuse(requests[0]!, err);
+    }
+    // Rare, so it may be slow: one transaction per attempt finds the ones Postgres refuses.
+    const outcomes: BatchOutcome[] = [];
+    for (const r of requests) {
+      try {
+        outcomes.push(await this.decideTogether([r]));
+      } catch (err) {
+        if (!isRefusedData(err)) throw err;
+        outcomes.push(await this.refuse(r, err));
+      }
+    }
+    return mergeOutcomes(outcomes);
+  }
+
+  /**
+   * Closes attempts the queue gave up on (dead-lettered after failing every delivery): each ends
+   * REJECTED without a reason, unless Postgres decided it before (that decision stands). The
+   * rejection is written to Postgres first, so a copy still queued anywhere gets the same answer;
+   * when Postgres cannot take it (down, or refusing the row), Redis records it alone. Either way the
+   * gate gives back what it reserved.
+   */
+  async abandon(batch: readonly BookingRequest[]): Promise<BatchOutcome> {
+    const outcomes: BatchOutcome[] = [];
+    for (const r of distinct(batch)) {
+      let stored: { status: BookingStatus; reason: BookingRejection | null } | null = null;
+      try {
+        stored = await this.storeRejection(r);
+      } catch {
+        // Postgres is down or refuses the row: the rejection lives in Redis only.
+      }
+      if (stored?.status === 'RESERVED') outcomes.push(await this.decideTogether([r]));
+      else outcomes.push(await this.rejectInRedis(r, stored?.reason ?? null));
+    }
+    return mergeOutcomes(outcomes);
+  }
+
+  /** The normal path: one Redis call per event and one Postgres transaction for the whole batch. */
+  private async decideTogether(requests: readonly BookingRequest[]): Promise<BatchOutcome> {
     const events = await this.catalog.getMany([...new Set(requests.map((r) => r.eventId))]);
     const users = await this.knownUsers(requests.map((r) => r.userId));
     const gated = await this.gateAll(
       requests.filter((r) => users.has(r.userId)),
       events,
     );
-    await this.faults.afterGate?.();
+    await this.faults.afterGate?.(requests);
 
     const em = this.orm.em.fork();
     const result = await em.transactional((tx) => this.commit(tx, requests, events, users, gated));
@@ -91,7 +148,63 @@ export class BookingDecider {
         ),
       })),
     );
-    return { decisions: result.decisions, stock, created: result.created, holds: result.holds };
+    return { decisions: result.decisions, stock, created: result.created, holds: result.holds, refused: [] };
+  }
+
+  /** An attempt Postgres will not store: REJECTED, in Redis only. */
+  private async refuse(r: BookingRequest, err: unknown): Promise<BatchOutcome> {
+    const outcome = await this.rejectInRedis(r, null);
+    return { ...outcome, refused: [{ bookingId: r.bookingId, eventId: r.eventId, error: describeError(err) }] };
+  }
+
+  /** The gate gives back what it reserved for the attempt and remembers the rejection. */
+  private async rejectInRedis(r: BookingRequest, reason: BookingRejection | null): Promise<BatchOutcome> {
+    let pg: StockVersion | null = null;
+    try {
+      pg = await this.stockVersion(r.eventId);
+    } catch {
+      // Postgres unreachable: the release still applies, without a newer stock count.
+    }
+    const redis = await this.gate.settle(
+      r.eventId,
+      pg ?? NO_NEWER_VERSION,
+      [],
+      [{ ...r, decision: rejectedMemory(reason) }],
+    );
+    return {
+      decisions: [decisionOf(r, 'REJECTED', reason, null)],
+      stock: pg ? [{ eventId: r.eventId, pg, redis }] : [],
+      created: 0,
+      holds: [],
+      refused: [],
+    };
+  }
+
+  /** Records the attempt as REJECTED unless it is decided already; returns what Postgres has. */
+  private async storeRejection(
+    r: BookingRequest,
+  ): Promise<{ status: BookingStatus; reason: BookingRejection | null } | null> {
+    const em = this.orm.em.fork();
+    await em.execute(
+      `insert into bookings (id, user_id, event_id, quantity, idempotency_key, status, reason, order_id, requested_at, decided_at)
+       values (?, ?, ?, ?, ?, 'REJECTED', null, null, ?, now())
+       on conflict do nothing`,
+      [r.bookingId, r.userId, r.eventId, r.quantity, r.idempotencyKey, new Date(r.requestedAt)],
+    );
+    const [row] = await em.execute<{ status: BookingStatus; reason: BookingRejection | null }[]>(
+      `select status, reason from bookings where id = ?`,
+      [r.bookingId],
+    );
+    return row ?? null;
+  }
+
+  private async stockVersion(eventId: string): Promise<StockVersion | null> {
+    const [row] = await this.orm.em
+      .fork()
+      .execute<{ available: number; version: string }[]>(`select available, version from stock where event_id = ?`, [
+        eventId,
+      ]);
+    return row ? { available: Number(row.available), version: Number(row.version) } : null;
   }
 
   /** Redis step: one script call per event in the batch, loading the event first if needed. */
@@ -187,13 +300,14 @@ export class BookingDecider {
 
       const event = events.get(r.eventId);
       const stock = stockByEvent.get(r.eventId);
-      let reason: BookingRejection | null = null;
-      if (!event || !stock || !stock.on_sale) reason = BookingRejection.NOT_ON_SALE;
-      else if (r.quantity > event.maxPerUser) reason = BookingRejection.INVALID_QUANTITY;
-      else if (gate?.status === 'REJECTED') reason = gate.reason as BookingRejection;
-      else if (stock.available < r.quantity) reason = BookingRejection.SOLD_OUT; // Postgres has the last word
+      let rejection: { reason: BookingRejection | null } | null = null;
+      if (!event || !stock || !stock.on_sale) rejection = { reason: BookingRejection.NOT_ON_SALE };
+      else if (r.quantity > event.maxPerUser) rejection = { reason: BookingRejection.INVALID_QUANTITY };
+      // The gate's answer, or the one it remembers ('' for a rejection without a reason, see rejectedMemory).
+      else if (gate?.status === 'REJECTED') rejection = { reason: (gate.reason || null) as BookingRejection | null };
+      else if (stock.available < r.quantity) rejection = { reason: BookingRejection.SOLD_OUT }; // Postgres has the last word
 
-      if (reason === null && event && stock) {
+      if (rejection === null && event && stock) {
         stock.available -= r.quantity;
         taken.set(r.eventId, (taken.get(r.eventId) ?? 0) + r.quantity);
         const orderId = randomUUID();
@@ -214,10 +328,10 @@ export class BookingDecider {
         push(committed, r.eventId, r);
         decisions.push(decisionOf(r, 'RESERVED', null, orderId));
       } else {
-        const rejection = reason ?? BookingRejection.SOLD_OUT;
-        newBookings.push(bookingRow(r, 'REJECTED', rejection, null, now));
-        if (reservedInRedis) push(refused, r.eventId, { ...r, decision: `X:${rejection}` });
-        decisions.push(decisionOf(r, 'REJECTED', rejection, null));
+        const reason = rejection ? rejection.reason : BookingRejection.SOLD_OUT;
+        newBookings.push(bookingRow(r, 'REJECTED', reason, null, now));
+        if (reservedInRedis) push(refused, r.eventId, { ...r, decision: rejectedMemory(reason) });
+        decisions.push(decisionOf(r, 'REJECTED', reason, null));
       }
     }
 
@@ -320,6 +434,27 @@ export class BookingDecider {
   }
 }
 
+/** The same attempt can be queued twice (a client retry, a sweep re-publish); decide it once. */
+function distinct(batch: readonly BookingRequest[]): BookingRequest[] {
+  return [...new Map(batch.map((r) => [r.bookingId, r])).values()];
+}
+
+/** One outcome for attempts decided one by one; per event, the stock report of the newest Postgres version. */
+function mergeOutcomes(outcomes: readonly BatchOutcome[]): BatchOutcome {
+  const stock = new Map<string, BatchOutcome['stock'][number]>();
+  for (const s of outcomes.flatMap((o) => o.stock)) {
+    const seen = stock.get(s.eventId);
+    if (!seen || s.pg.version >= seen.pg.version) stock.set(s.eventId, s);
+  }
+  return {
+    decisions: outcomes.flatMap((o) => o.decisions),
+    stock: [...stock.values()],
+    created: outcomes.reduce((n, o) => n + o.created, 0),
+    holds: outcomes.flatMap((o) => o.holds),
+    refused: outcomes.flatMap((o) => o.refused),
+  };
+}
+
 function decisionOf(
   r: BookingRequest,
   status: Decision['status'],
@@ -341,7 +476,16 @@ function groupHolds(holds: { orderId: string; expiresAt: Date }[]): { orderIds: 
 
 /** What the gate should remember for a booking Postgres decided earlier. */
 function gateMemory(prior: PriorBooking): string {
-  return prior.status === 'RESERVED' ? 'R' : `X:${prior.reason ?? BookingRejection.SOLD_OUT}`;
+  return prior.status === 'RESERVED' ? 'R' : rejectedMemory(prior.reason);
+}
+
+/**
+ * The gate's memory of a rejection, `X:<reason>`. An attempt rejected without a BookingRejection
+ * (its data cannot be stored, or the queue gave up on it) is `X:`, so a copy delivered later gets
+ * the same answer.
+ */
+function rejectedMemory(reason: BookingRejection | null): string {
+  return `X:${reason ?? ''}`;
 }
 
 function bookingRow(r: BookingRequest, status: string, reason: string | null, orderId: string | null, now: Date) {

@@ -11,6 +11,8 @@ const BATCH = 500;
  * acknowledged message in a crash, and a decision's live message can be lost too, so attempts
  * past their deadline are looked up in Postgres: decided ones are completed in Redis and announced
  * again; undecided ones are queued again (workers decide each booking id once, however often it comes).
+ * An attempt a worker rejected (its data refused by Postgres, or dead-lettered) is decided too: its
+ * REJECTED is recorded in Redis even when Postgres could not store it, so it is never queued again.
  */
 export function startBookingSweeper(infra: Infra, registry: BookingRegistry): PeriodicWorker {
   const { nats, live, orm, log, redis, config } = infra;
@@ -53,9 +55,11 @@ export function startBookingSweeper(infra: Infra, registry: BookingRegistry): Pe
           } as BookingDecisionLive);
           continue;
         }
-        const attempt = (record.republished ?? 0) + 1;
+        // Postponed first, and only while still QUEUED: a worker's decision recorded in between
+        // (a rejection, a dead-lettered attempt's close) is never undone by queueing it again.
+        const attempt = await registry.postpone(id, now + config.booking.decisionDeadlineMs);
+        if (attempt === 0) continue;
         await queueBooking(nats, record, `${id}:retry:${attempt}`);
-        await registry.postpone(record, now + config.booking.decisionDeadlineMs);
         log.warn({ bookingId: id, attempt }, 'booking attempt had no decision in time; queued again');
       }
       if (announcements.length) live.publish('decisions', 'all', announcements);

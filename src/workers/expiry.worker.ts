@@ -16,6 +16,8 @@ const REMINDER_LEAD_MS = 60_000;
 const ACK_WAIT_MS = 60_000;
 /** A PAYING order the provider could not cancel yet (e.g. `processing`) is tried again this much later. */
 const PENDING_RETRY_MS = 15_000;
+/** Deliveries of a job before it is due (published, reminder): planned, so not counted against QUEUE_MAX_DELIVER. */
+const SCHEDULED_DELIVERIES = 2;
 
 /**
  * Each booking batch publishes one delayed job for its orders' common hold end. A job is handled
@@ -25,13 +27,15 @@ const PENDING_RETRY_MS = 15_000;
  * (expiry.sweeper.ts) catches whatever a lost job leaves behind.
  */
 export async function startExpiryWorker(infra: Infra, holds: HoldExpiry): Promise<Worker> {
-  const { nats, orm, config } = infra;
+  const { nats, orm, config, metrics } = infra;
   const log = infra.log.child({ worker: 'expiry' });
   const reminderLeadMs = Math.min(REMINDER_LEAD_MS, (config.booking.holdSeconds * 1000) / 2);
 
   const consumer = await runConsumer<HoldExpiryJob>({
     nats,
     log,
+    metrics,
+    maxDeliver: config.queue.maxDeliver + SCHEDULED_DELIVERIES,
     stream: nats.names.streams.expiry,
     durable: DURABLE,
     ackWaitMs: ACK_WAIT_MS,

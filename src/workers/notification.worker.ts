@@ -103,6 +103,8 @@ export async function startNotificationWorker(
   const consumer = await runConsumer<NotificationRequest>({
     nats,
     log,
+    metrics,
+    maxDeliver: infra.config.queue.maxDeliver,
     stream: nats.names.streams.notifications,
     durable: options.durable ?? 'notifications',
     ackWaitMs: 60_000,
@@ -122,9 +124,6 @@ export async function startNotificationWorker(
             // Left unsettled: runConsumer naks it for a retry.
             log.error({ err, notificationId: first.data.notificationId }, 'notification failed; will retry');
             return;
-          }
-          if (settlement.kind === 'term') {
-            log.error({ request: first.data, reason: settlement.reason }, 'dropping a notification request');
           }
           for (const job of group) {
             if (settlement.kind === 'ack') job.ack();

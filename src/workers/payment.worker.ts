@@ -20,6 +20,8 @@ export async function startPaymentWorker(infra: Infra, settlement: PaymentSettle
   const consumer = await runConsumer<PaymentEventJob>({
     nats,
     log,
+    metrics,
+    maxDeliver: infra.config.queue.maxDeliver,
     stream: nats.names.streams.payments,
     durable: DURABLE,
     ackWaitMs: 60_000,
@@ -34,7 +36,6 @@ export async function startPaymentWorker(infra: Infra, settlement: PaymentSettle
             const applied = await settlement.applyEvent(eventId);
             if (applied.result === 'missing') {
               // Every queued event was stored first; without the row there is nothing to apply.
-              log.error({ eventId }, 'queued payment event is not stored; dropped');
               job.term('no such webhook event');
               return;
             }
@@ -44,7 +45,7 @@ export async function startPaymentWorker(infra: Infra, settlement: PaymentSettle
             job.ack();
           } catch (err) {
             log.warn({ err, eventId, delivery: job.deliveryCount }, 'payment event not applied; will retry');
-            job.nak(Math.min(60_000, 1000 * 2 ** Math.min(job.deliveryCount, 6)));
+            job.nak(Math.min(60_000, 1000 * 2 ** Math.min(job.deliveryCount, 6)), err);
           }
         }),
       );
