@@ -66,7 +66,9 @@ export async function startApp(
       production: config.production,
       introspection: config.graphiql,
       trustedProxies: config.trustedProxies,
-      authenticate: (authorization) => services.tokens.fromAuthorizationHeader(authorization),
+      authenticate: (authorization) => services.sessions.authenticate(authorization),
+      webSocketLimits: config.webSocket,
+      onSessionRevoked: (listener) => services.sessions.onRevoked(listener),
       createContext: (user, clientAddress) => createRequestContext({ infra, services }, user, clientAddress),
     });
     if (config.graphiql) {
@@ -91,6 +93,7 @@ export async function startApp(
   }
 
   if (gateway) for (const topic of ['stock', 'decisions', 'order', 'notification'] as const) infra.live.receive(topic);
+  if (gateway) await services.sessions.start();
   const workers: Worker[] = config.role === 'gateway' ? [] : await startWorkers(infra, services);
   const http: HttpServer = await startHttpServer({ port: config.port, routes, log, metrics: infra.metrics });
   graphql?.attachWebSocket(http.server);
@@ -122,6 +125,7 @@ export async function startApp(
         // Stop taking requests first, then let every worker finish its batch, then disconnect.
         await Promise.all([http.close(SHUTDOWN_GRACE_MS), graphql?.stop()]);
         await Promise.all(workers.map((w) => w.stop()));
+        await services.sessions.stop();
         await closeInfra(infra);
         log.info('stopped');
       })();

@@ -40,6 +40,8 @@ export async function startTestSystem(env: Record<string, string> = {}): Promise
     NAMESPACE: namespace,
     JWT_SECRET: randomBytes(32).toString('hex'),
     ADMIN_EMAILS: 'admin@example.test',
+    // Every test client connects from 127.0.0.1; tests of the cap set their own.
+    WS_MAX_SOCKETS_PER_ADDRESS: '10000',
     ...env,
   };
   const config = loadConfig(baseEnv);
