@@ -69,7 +69,7 @@ const EnvSchema = z.object({
   /** Open graphql-ws sockets allowed for one signed-in user; the next is closed with 4429. */
   WS_MAX_SOCKETS_PER_USER: int(1).default(10),
   /** Operations (subscriptions, queries, mutations) running at once on one graphql-ws socket; the next is RATE_LIMITED. */
-  WS_MAX_SUBSCRIPTIONS_PER_SOCKET: int(1).default(50),
+  WS_MAX_OPERATIONS_PER_SOCKET: int(1).default(50),
   /** How often the safety-net sweeps (expired holds, undecided bookings, unapplied webhooks) run. */
   SWEEP_INTERVAL_MS: int(100).default(5000),
 });
@@ -139,7 +139,7 @@ function toConfig(env: Env) {
     webSocket: {
       maxSocketsPerAddress: env.WS_MAX_SOCKETS_PER_ADDRESS,
       maxSocketsPerUser: env.WS_MAX_SOCKETS_PER_USER,
-      maxOperationsPerSocket: env.WS_MAX_SUBSCRIPTIONS_PER_SOCKET,
+      maxOperationsPerSocket: env.WS_MAX_OPERATIONS_PER_SOCKET,
     },
     auth: {
       /** Without JWT_SECRET (development only) tokens are signed with a random key and die with the process. */

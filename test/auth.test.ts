@@ -102,7 +102,10 @@ describe('access tokens', () => {
       password: 'password1',
       name: 'E',
     });
-    const expired = await new AccessTokens(sys.config.auth.jwtSecret, 3600).issue({ ...signUp.user, tokenVersion: 0 }, -10);
+    const expired = await new AccessTokens(sys.config.auth.jwtSecret, 3600).issue(
+      { ...signUp.user, tokenVersion: 0 },
+      -10,
+    );
     const res = await gql(sys.url, MeDocument, {}, expired);
     expect(errorCode(res)).toBe('UNAUTHENTICATED');
     expect(res.errors?.[0]?.message).toMatch(/expired/);

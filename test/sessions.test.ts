@@ -30,7 +30,7 @@ beforeAll(async () => {
   sys = await startTestSystem({
     WS_MAX_SOCKETS_PER_ADDRESS: String(PER_ADDRESS),
     WS_MAX_SOCKETS_PER_USER: String(PER_USER),
-    WS_MAX_SUBSCRIPTIONS_PER_SOCKET: String(PER_SOCKET),
+    WS_MAX_OPERATIONS_PER_SOCKET: String(PER_SOCKET),
   });
   adminToken = (await signUp(sys, ADMIN_EMAIL)).token;
   eventId = (await createEvent(sys, adminToken)).id;
@@ -54,12 +54,10 @@ function openSocket(token?: string, url = sys.wsUrl) {
   );
   const acked = new Promise<void>((resolve, reject) => {
     ws.on('open', () =>
-      ws.send(
-        JSON.stringify({ type: 'connection_init', payload: token ? { authorization: `Bearer ${token}` } : {} }),
-      ),
+      ws.send(JSON.stringify({ type: 'connection_init', payload: token ? { authorization: `Bearer ${token}` } : {} })),
     );
     ws.on('message', (data) => {
-      const frame = JSON.parse(String(data)) as Frame;
+      const frame = JSON.parse((data as Buffer).toString('utf8')) as Frame;
       frames.push(frame);
       if (frame.type === 'connection_ack') resolve();
     });
@@ -94,7 +92,9 @@ const ME = print(MeDocument);
 
 async function gauge(metric: Metrics[keyof Metrics], labels: Record<string, string> = {}): Promise<number> {
   const { values } = await (metric as { get(): Promise<{ values: { value: number; labels: object }[] }> }).get();
-  const match = values.find((v) => Object.entries(labels).every(([k, l]) => (v.labels as Record<string, string>)[k] === l));
+  const match = values.find((v) =>
+    Object.entries(labels).every(([k, l]) => (v.labels as Record<string, string>)[k] === l),
+  );
   return match?.value ?? 0;
 }
 
@@ -189,7 +189,9 @@ describe('roles and deleted accounts', () => {
     expect(errorCode(demoted)).toBe('UNAUTHENTICATED');
     const userNow = (await gqlOk(sys.url, SignInDocument, { email: operator, password: PASSWORD })).signIn;
     expect(userNow.user.role).toBe('USER');
-    expect(errorCode(await gql(sys.url, CreateEventDocument, { input: eventInput() }, userNow.token))).toBe('FORBIDDEN');
+    expect(errorCode(await gql(sys.url, CreateEventDocument, { input: eventInput() }, userNow.token))).toBe(
+      'FORBIDDEN',
+    );
     const [row] = await em.execute<{ token_version: number }[]>(`select token_version from users where id = ?`, [
       user.user.id,
     ]);
@@ -248,7 +250,9 @@ describe('caps on graphql-ws', () => {
     expect((refused.payload as { extensions: { code: string } }[])[0]?.extensions.code).toBe('RATE_LIMITED');
     expect(await gauge(sys.app.infra.metrics.wsRefused, { reason: 'operations' })).toBe(before + 1);
     socket.complete('s0');
-    await eventually(async () => ((await gauge(sys.app.infra.metrics.wsOperationsOpen)) === PER_SOCKET - 1 ? true : undefined));
+    await eventually(async () =>
+      (await gauge(sys.app.infra.metrics.wsOperationsOpen)) === PER_SOCKET - 1 ? true : undefined,
+    );
     socket.subscribe('again', STOCK, { eventId });
     expect((await socket.frameFor('again')).type).toBe('next');
     await socket.close();
@@ -267,7 +271,9 @@ describe('caps on graphql-ws', () => {
       if (i < users.length) socket.subscribe('inbox', NOTIFICATIONS);
     });
     await Promise.all(sockets.map((s) => s.frameFor('stock')));
-    await eventually(async () => ((await gauge(metrics.wsOperationsOpen)) === PER_ADDRESS + users.length ? true : undefined));
+    await eventually(async () =>
+      (await gauge(metrics.wsOperationsOpen)) === PER_ADDRESS + users.length ? true : undefined,
+    );
     expect(await gauge(metrics.wsSocketsOpen)).toBe(PER_ADDRESS);
     expect(await gauge(metrics.wsTracked, { index: 'expiry_timer' })).toBe(users.length);
     expect(sys.app.infra.live.keyedListenerCount()).toBeGreaterThanOrEqual(users.length);

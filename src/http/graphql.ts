@@ -209,7 +209,10 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
       const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: MAX_BODY_BYTES });
       const sockets = new SocketSessions(opts.webSocketLimits, opts.metrics);
       // Before graphql-ws' own listener: a socket over its address's cap is closed before it is served.
-      wss.on('connection', (socket, request) => void sockets.opened(socket, clientAddress(request, opts.trustedProxies)));
+      wss.on(
+        'connection',
+        (socket, request) => void sockets.opened(socket, clientAddress(request, opts.trustedProxies)),
+      );
       const stopRevocations = opts.onSessionRevoked((userId, minVersion) => sockets.revoke(userId, minVersion));
       const serverCleanup = useServer<Record<string, unknown>, { socket: WebSocket; request: IncomingMessage }>(
         {

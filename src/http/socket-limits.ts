@@ -57,7 +57,13 @@ export class SocketSessions {
       return false;
     }
     this.perAddress.set(address, fromAddress + 1);
-    this.sockets.set(socket, { address, user: null, authorization: undefined, operations: new Set(), expiry: undefined });
+    this.sockets.set(socket, {
+      address,
+      user: null,
+      authorization: undefined,
+      operations: new Set(),
+      expiry: undefined,
+    });
     socket.once('close', () => this.closed(socket));
     this.report();
     return true;

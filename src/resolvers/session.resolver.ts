@@ -9,7 +9,7 @@ export class SessionResolver {
   @Authorized()
   @Mutation(() => Boolean, {
     description:
-      'Ends every session of the signed-in user: every token issued so far (this one too) stops working, on HTTP at once and on open WebSockets at their next operation. Sign in again for a new token.',
+      'Ends every session of the signed-in user: every token issued so far (this one too) stops working at once, and WebSockets opened with one are closed (4403). Sign in again for a new token.',
   })
   async signOutEverywhere(@Ctx() ctx: RequestContext): Promise<boolean> {
     return this.sessions.signOutEverywhere(ctx);

@@ -21,7 +21,16 @@ function mint(payload: Record<string, unknown>): string {
 
 function validClaims(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   const t = now();
-  return { sub: user.id, email: user.email, role: 'USER', ver: 0, iss: 'flash-sale-ticketing', iat: t, exp: t + 60, ...overrides };
+  return {
+    sub: user.id,
+    email: user.email,
+    role: 'USER',
+    ver: 0,
+    iss: 'flash-sale-ticketing',
+    iat: t,
+    exp: t + 60,
+    ...overrides,
+  };
 }
 
 describe('AccessTokens', () => {

@@ -106,7 +106,8 @@ export class AccessTokens {
 
   private check(token: string, nowMs: number): AuthUser {
     const parts = token.split('.');
-    if (parts.length !== 3 || !parts.every(isCanonicalBase64url)) throw new UnauthenticatedError('Access token is invalid');
+    if (parts.length !== 3 || !parts.every(isCanonicalBase64url))
+      throw new UnauthenticatedError('Access token is invalid');
     const [header, body, signature] = parts as [string, string, string];
     // Only the header we issue: another algorithm (`none`, RS256 with our secret as a "public key"),
     // `crit`, or a re-encoding of the same JSON is refused.

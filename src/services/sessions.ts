@@ -159,11 +159,13 @@ export class Sessions {
   /** Reloads the revocations still in force (on start, and when notifications may have been missed). */
   private async catchUp(): Promise<void> {
     try {
-      const rows = await this.deps.orm.em.fork().execute<{ id: string; token_version: number; revoked_at_ms: string }[]>(
-        `select id, token_version, (extract(epoch from tokens_revoked_at) * 1000)::bigint as revoked_at_ms
+      const rows = await this.deps.orm.em
+        .fork()
+        .execute<{ id: string; token_version: number; revoked_at_ms: string }[]>(
+          `select id, token_version, (extract(epoch from tokens_revoked_at) * 1000)::bigint as revoked_at_ms
          from users where tokens_revoked_at > now() - make_interval(secs => ?)`,
-        [this.deps.tokenTtlSeconds + KEEP_EXTRA_MS / 1000],
-      );
+          [this.deps.tokenTtlSeconds + KEEP_EXTRA_MS / 1000],
+        );
       for (const row of rows) this.revoke(row.id, row.token_version, Number(row.revoked_at_ms));
     } catch (err) {
       this.deps.log.warn({ err }, 'could not load revoked sessions from Postgres');
