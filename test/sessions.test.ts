@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Metrics } from '../src/metrics.js';
 import {
+  BookTicketDocument,
   CreateEventDocument,
   MeDocument,
   NotificationReceivedDocument,
@@ -140,6 +141,9 @@ describe('sessions over graphql-ws', () => {
       expect(me.status).toBe(401);
       expect(errorCode(me)).toBe('UNAUTHENTICATED');
       expect(errorCode(await gql(sys.url, PayOrderDocument, { orderId: randomUUID() }, token))).toBe('UNAUTHENTICATED');
+      // The hot path refuses it too, from the in-process list of revocations.
+      const booking = await gql(sys.url, BookTicketDocument, { eventId, quantity: 1, idempotencyKey: 'k' }, token);
+      expect(errorCode(booking)).toBe('UNAUTHENTICATED');
     }
     expect(await socket.closed).toEqual({ code: 4403, reason: 'Session ended' });
     expect((await openSocket(first).closed).code).toBe(4403);
