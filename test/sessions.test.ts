@@ -16,7 +16,9 @@ import {
   StockChangedDocument,
 } from './generated/graphql.js';
 import { ADMIN_EMAIL, createEvent, eventInput, signUp } from './support/fixtures.js';
-import { errorCode, eventually, gql, gqlOk, startTestSystem, type TestSystem } from './support/system.js';
+import { urlsFromEnv } from '../scripts/local-services.js';
+import { errorCode, eventually, gql, gqlOk, startTestSystem, uniqueName, type TestSystem } from './support/system.js';
+import { TcpProxy } from './support/tcp-proxy.js';
 
 const PER_ADDRESS = 30;
 const PER_USER = 2;
@@ -205,13 +207,54 @@ describe('roles and deleted accounts', () => {
   it('answers UNAUTHENTICATED, not an internal error, to the token of a deleted account', async () => {
     const { id, token } = await account();
     await sys.app.infra.orm.em.fork().execute(`delete from users where id = ?`, [id]);
-    const res = await gql(sys.url, RegisterDeviceDocument, { token: 'device-1', platform: 'android' }, token);
+    const res = await gql(
+      sys.url,
+      RegisterDeviceDocument,
+      { token: 'device-token-000000001', platform: 'android' },
+      token,
+    );
     expect(errorCode(res)).toBe('UNAUTHENTICATED');
     expect(errorCode(await gql(sys.url, PayOrderDocument, { orderId: randomUUID() }, token))).toBe('UNAUTHENTICATED');
     // The NOTIFY of the deletion reaches every gateway: then even reads are refused.
     await eventually(async () =>
       errorCode(await gql(sys.url, MeDocument, {}, token)) === 'UNAUTHENTICATED' ? true : undefined,
     );
+  });
+});
+
+describe('a session check while Postgres is down', () => {
+  it('answers UNAVAILABLE to a privileged operation, and lets it through once Postgres is back', async () => {
+    const real = urlsFromEnv();
+    const postgres = await TcpProxy.forUrl(real.databaseUrl).start();
+    const database = new URL(real.databaseUrl);
+    database.pathname = `/${uniqueName('sessions')}`;
+    const cut = await startTestSystem({ DATABASE_URL: postgres.rewrite(database.toString()) });
+    try {
+      const { token } = await signUp(cut);
+      postgres.down();
+      const res = await gql(
+        cut.url,
+        RegisterDeviceDocument,
+        { token: 'device-token-000000002', platform: 'ios' },
+        token,
+      );
+      expect(errorCode(res)).toBe('UNAVAILABLE');
+      postgres.up();
+      await eventually(async () => {
+        const again = await gql(
+          cut.url,
+          RegisterDeviceDocument,
+          { token: 'device-token-000000002', platform: 'ios' },
+          token,
+        );
+        if (again.data?.registerDevice !== true) throw new Error(JSON.stringify(again));
+        return true;
+      });
+    } finally {
+      postgres.up();
+      await cut.stop();
+      await postgres.stop();
+    }
   });
 });
 
