@@ -66,7 +66,7 @@ import {
   type RunResult,
 } from './scenario.js';
 import { fmtMs, fmtPct, fmtRate, fmtRatio, group, ratio, round, table } from './stats.js';
-import { attachSystem, startSystem, type SystemUnderTest } from './system.js';
+import { BENCH_TOKEN_TTL_SECONDS, attachSystem, startSystem, type SystemUnderTest } from './system.js';
 
 const USAGE =
   'usage: npm run bench -- [--quick] [--tickets T] [--users U] [--gateways G] [--workers W] [--json out.json] … (see bench/flash-sale.ts)';
@@ -265,7 +265,7 @@ async function main(): Promise<void> {
   });
 
   try {
-    const tokens = new AccessTokens(sut.jwtSecret, 6 * 3600);
+    const tokens = new AccessTokens(sut.jwtSecret, BENCH_TOKEN_TTL_SECONDS);
     const gate = new StockGate(redis, sut.namespace);
     const ctx: Ctx = { sut, params, db, gate, tokens, progress, sampler, adminAuth: '' };
     progress.start('admin user');

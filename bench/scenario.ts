@@ -141,7 +141,7 @@ export async function createUsers(ctx: Ctx, count: number, role: 'USER' | 'ADMIN
   for (let i = 0; i < count; i += 1000) {
     await Promise.all(
       ids.slice(i, i + 1000).map(async (id, j) => {
-        auth[i + j] = `Bearer ${await ctx.tokens.issue({ id, email: emails[i + j]!, role })}`;
+        auth[i + j] = `Bearer ${await ctx.tokens.issue({ id, email: emails[i + j]!, role, tokenVersion: 0 })}`;
       }),
     );
     ctx.progress.update(0.5 + Math.min(count, i + 1000) / count / 2, `${group(Math.min(count, i + 1000))} tokens`);

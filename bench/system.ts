@@ -11,6 +11,12 @@ import { parsePrometheus } from './stats.js';
  * shared servers as they were: processes stopped, streams and keys of the namespace deleted,
  * the database dropped (only what the benchmark created itself).
  */
+/**
+ * Lifetime of the tokens the bench mints, long enough for every run. The systems it starts accept
+ * it (JWT_TTL_SECONDS below); a system given with --url needs JWT_TTL_SECONDS at least this.
+ */
+export const BENCH_TOKEN_TTL_SECONDS = 6 * 3600;
+
 export interface SystemUnderTest {
   /** Gateways' HTTP origins (http://127.0.0.1:port): the load generator balances over them. */
   gatewayOrigins: string[];
@@ -85,6 +91,9 @@ export async function startSystem(opts: StartOptions): Promise<SystemUnderTest> 
     LOG_LEVEL: 'warn',
     BOOKING_WAIT_MS: String(opts.waitMs),
     MIGRATE_ON_START: String(migrate),
+    JWT_TTL_SECONDS: String(BENCH_TOKEN_TTL_SECONDS),
+    // Every simulated buyer's socket comes from this one machine's address.
+    WS_MAX_SOCKETS_PER_ADDRESS: '1000000',
     ...opts.env,
   });
   const nodeArgs = (name: string) =>

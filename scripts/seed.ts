@@ -125,7 +125,14 @@ export async function seedDemoData(app: App, now = Date.now()): Promise<SeedSumm
     });
     admin = user;
   }
-  const adminUser: AuthUser = { id: admin.id, email: admin.email, role: UserRole.ADMIN };
+  // Services are called directly here, as the admin; no token is issued, so none expires.
+  const adminUser: AuthUser = {
+    id: admin.id,
+    email: admin.email,
+    role: UserRole.ADMIN,
+    tokenVersion: admin.tokenVersion,
+    expiresAtMs: Number.MAX_SAFE_INTEGER,
+  };
 
   const events: SeedSummary['events'] = [];
   for (const input of demoEvents(now)) {

@@ -72,7 +72,9 @@ export async function startApp(
       production: config.production,
       introspection: config.introspection,
       trustedProxies: config.trustedProxies,
-      authenticate: (authorization) => services.tokens.fromAuthorizationHeader(authorization),
+      authenticate: (authorization) => services.sessions.authenticate(authorization),
+      webSocketLimits: config.webSocket,
+      onSessionRevoked: (listener) => services.sessions.onRevoked(listener),
       createContext: (user, clientAddress) => createRequestContext({ infra, services }, user, clientAddress),
     });
     if (config.graphiql) {
@@ -97,6 +99,7 @@ export async function startApp(
   }
 
   if (gateway) for (const topic of ['stock', 'decisions', 'order', 'notification'] as const) infra.live.receive(topic);
+  if (gateway) await services.sessions.start();
   const workers: Worker[] = config.role === 'gateway' ? [] : await startWorkers(infra, services);
   const http: HttpServer = await startHttpServer({ port: config.port, routes, log, metrics: infra.metrics });
   const ops: HttpServer | undefined =
@@ -150,6 +153,7 @@ export async function startApp(
         // Last of the servers: readiness and metrics stay visible while the API drains.
         await ops?.close(SHUTDOWN_GRACE_MS);
         await Promise.all(workers.map((w) => w.stop()));
+        await services.sessions.stop();
         await closeInfra(infra);
         log.info('stopped');
       })();

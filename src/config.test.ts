@@ -38,6 +38,19 @@ describe('loadConfig', () => {
     expect(config.payments.webhookSecret).toBeTruthy();
   });
 
+  it('caps graphql-ws sockets and operations by default, and bounds the token lifetime', () => {
+    expect(loadConfig({}).webSocket).toEqual({
+      maxSocketsPerAddress: 100,
+      maxSocketsPerUser: 10,
+      maxOperationsPerSocket: 50,
+    });
+    expect(loadConfig({ WS_MAX_SOCKETS_PER_USER: '3' }).webSocket.maxSocketsPerUser).toBe(3);
+    expect(problemsOf({ WS_MAX_SOCKETS_PER_ADDRESS: '0' })).toEqual(['WS_MAX_SOCKETS_PER_ADDRESS: must be at least 1']);
+    expect(problemsOf({ JWT_TTL_SECONDS: String(300 * 365 * 86_400) })).toEqual([
+      'JWT_TTL_SECONDS: must be at most 604800',
+    ]);
+  });
+
   it('signs tokens with a random per-start key in development when JWT_SECRET is unset', () => {
     const a = loadConfig({});
     const b = loadConfig({});

@@ -44,7 +44,8 @@ const EnvSchema = z.object({
     .regex(/^[a-z][a-z0-9_]{0,31}$/, { error: 'must be lower-case letters, digits or _ (max 32)' })
     .default('tix'),
   JWT_SECRET: z.string().min(32, { error: 'must be at least 32 characters' }).optional(),
-  JWT_TTL_SECONDS: int(60).default(3600),
+  /** Lifetime of an access token, and the longest one accepted (`exp − iat`); at most 7 days. */
+  JWT_TTL_SECONDS: int(60, 7 * 86_400).default(3600),
   ADMIN_EMAILS: z.string().default(''),
   HOLD_SECONDS: int(1).default(300),
   BOOKING_WAIT_MS: int(0, 60_000).default(2000),
@@ -85,6 +86,12 @@ const EnvSchema = z.object({
   SIGNIN_BACKOFF_MAX_SECONDS: int(1).default(900),
   /** Sign-ups from one client address per hour. */
   SIGNUPS_PER_ADDRESS_PER_HOUR: int(1).default(10),
+  /** Open graphql-ws sockets allowed from one client address (see TRUSTED_PROXIES); the next is closed with 4429. */
+  WS_MAX_SOCKETS_PER_ADDRESS: int(1).default(100),
+  /** Open graphql-ws sockets allowed for one signed-in user; the next is closed with 4429. */
+  WS_MAX_SOCKETS_PER_USER: int(1).default(10),
+  /** Operations (subscriptions, queries, mutations) running at once on one graphql-ws socket; the next is RATE_LIMITED. */
+  WS_MAX_OPERATIONS_PER_SOCKET: int(1).default(50),
   /** How often the safety-net sweeps (expired holds, undecided bookings, unapplied webhooks) run. */
   SWEEP_INTERVAL_MS: int(100).default(5000),
   /**
@@ -182,6 +189,11 @@ function toConfig(env: Env) {
     graphiql: env.GRAPHIQL ?? !production,
     introspection: env.INTROSPECTION ?? !production,
     trustedProxies: new Set(splitList(env.TRUSTED_PROXIES)),
+    webSocket: {
+      maxSocketsPerAddress: env.WS_MAX_SOCKETS_PER_ADDRESS,
+      maxSocketsPerUser: env.WS_MAX_SOCKETS_PER_USER,
+      maxOperationsPerSocket: env.WS_MAX_OPERATIONS_PER_SOCKET,
+    },
     auth: {
       /** Without JWT_SECRET (development only) tokens are signed with a random key and die with the process. */
       jwtSecret: env.JWT_SECRET ?? randomBytes(32).toString('hex'),

@@ -8,7 +8,12 @@ import type { Loaders } from './services/loaders.js';
 export interface AuthUser {
   id: string;
   email: string;
+  /** The role when the token was issued; ADMIN checks read the current one from Postgres. */
   role: UserRole;
+  /** users.token_version when the token was issued: a later one in Postgres means it was revoked. */
+  tokenVersion: number;
+  /** When the token expires (epoch ms); a graphql-ws socket is closed then. */
+  expiresAtMs: number;
 }
 
 /**

@@ -115,9 +115,42 @@ export function createMetrics() {
     labelNames: ['consumer', 'cause'] as const,
     registers: [registry],
   });
+  const wsSocketsOpen = new Gauge({
+    name: 'ws_sockets_open',
+    help: 'graphql-ws sockets open on this gateway',
+    registers: [registry],
+  });
+  const wsOperationsOpen = new Gauge({
+    name: 'ws_operations_open',
+    help: 'Operations (mostly subscriptions) running on this gateway’s graphql-ws sockets',
+    registers: [registry],
+  });
+  const wsTracked = new Gauge({
+    name: 'ws_tracked_entries',
+    help: 'Entries of the per-socket bookkeeping, by index (address, user, expiry_timer); all 0 with no socket open',
+    labelNames: ['index'] as const,
+    registers: [registry],
+  });
+  const wsRefused = new Counter({
+    name: 'ws_refused_total',
+    help: 'graphql-ws sockets and operations refused by a cap, by reason (address, user, operations)',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  const wsSessionsEnded = new Counter({
+    name: 'ws_sessions_ended_total',
+    help: 'graphql-ws sockets closed with 4403 because their token expired or was revoked, by reason',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
   return {
     registry,
     queueDeadLetters,
+    wsSocketsOpen,
+    wsOperationsOpen,
+    wsTracked,
+    wsRefused,
+    wsSessionsEnded,
     httpRequests,
     graphqlErrors,
     graphqlRequests,

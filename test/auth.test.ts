@@ -89,6 +89,7 @@ describe('access tokens', () => {
       id: crypto.randomUUID(),
       email: 'f@example.test',
       role: 'ADMIN',
+      tokenVersion: 0,
     });
     const res = await gql(sys.url, MeDocument, {}, forged);
     expect(res.status).toBe(401);
@@ -101,7 +102,10 @@ describe('access tokens', () => {
       password: 'password1',
       name: 'E',
     });
-    const expired = await new AccessTokens(sys.config.auth.jwtSecret, 3600).issue(signUp.user, -10);
+    const expired = await new AccessTokens(sys.config.auth.jwtSecret, 3600).issue(
+      { ...signUp.user, tokenVersion: 0 },
+      -10,
+    );
     const res = await gql(sys.url, MeDocument, {}, expired);
     expect(errorCode(res)).toBe('UNAUTHENTICATED');
     expect(res.errors?.[0]?.message).toMatch(/expired/);
@@ -143,6 +147,7 @@ describe('access tokens', () => {
       id: signUp.user.id,
       email: 'ws@example.test',
       role: 'USER',
+      tokenVersion: 0,
     });
     const bad = wsClient(sys.wsUrl, forged);
     const badMe = subscribe(bad, MeDocument);

@@ -248,7 +248,12 @@ describe('rules', () => {
     const buyers = await createBuyers(sys, 5);
     const ghosts = await Promise.all(
       Array.from({ length: 5 }, () =>
-        sys.app.services.tokens.issue({ id: randomUUID(), email: `ghost-${randomUUID()}@example.test`, role: 'USER' }),
+        sys.app.services.tokens.issue({
+          id: randomUUID(),
+          email: `ghost-${randomUUID()}@example.test`,
+          role: 'USER',
+          tokenVersion: 0,
+        }),
       ),
     );
     const tokens = [...ghosts, ...buyers.map((b) => b.token)];

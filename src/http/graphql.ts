@@ -16,9 +16,9 @@ import {
   type ValidationRule,
 } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import type { AuthUser, RequestContext } from '../context.js';
-import { AppError, ErrorCode, UnavailableError } from '../errors.js';
+import { AppError, ErrorCode, RateLimitedError, UnauthenticatedError, UnavailableError } from '../errors.js';
 import { isDependencyFailure } from '../infra/dependency-failure.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -27,6 +27,7 @@ import { clientAddress } from './client-address.js';
 import { CompiledOperations, type PreparedOperation } from './compiled-operations.js';
 import { oneSignInOrSignUpRule } from './one-sign-in-rule.js';
 import { costLimitError, costLimitPlugin, queryCost, type Variables } from './query-cost.js';
+import { SocketSessions, type SocketLimits } from './socket-limits.js';
 
 /**
  * Query limits, the same on HTTP and graphql-ws; clients are told a limit was hit, not what it is.
@@ -44,8 +45,12 @@ export interface GraphqlOptions {
   introspection: boolean;
   /** Proxies whose X-Forwarded-For names the client (see clientAddress). */
   trustedProxies: ReadonlySet<string>;
-  /** Verifies `Authorization: Bearer …`; null for an anonymous caller, throws UNAUTHENTICATED. */
+  /** Verifies `Authorization: Bearer …` (and that it was not revoked); null for an anonymous caller, throws UNAUTHENTICATED. */
   authenticate(authorization: unknown): AuthUser | null;
+  /** Caps on graphql-ws sockets and operations. */
+  webSocketLimits: SocketLimits;
+  /** Calls back when a user's tokens older than `minVersion` are revoked (their sockets are closed); returns an unsubscribe. */
+  onSessionRevoked(listener: (userId: string, minVersion: number) => void): () => void;
   createContext(user: AuthUser | null, clientAddress: string): RequestContext;
 }
 
@@ -227,22 +232,46 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
 
     attachWebSocket(server) {
       const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: MAX_BODY_BYTES });
-      const users = new WeakMap<object, AuthUser | null>();
-      const addresses = new WeakMap<object, string>();
-      const serverCleanup = useServer<Record<string, unknown>, { socket: unknown; request: IncomingMessage }>(
+      const sockets = new SocketSessions(opts.webSocketLimits, opts.metrics);
+      // Before graphql-ws' own listener: a socket over its address's cap is closed before it is served.
+      wss.on(
+        'connection',
+        (socket, request) => void sockets.opened(socket, clientAddress(request, opts.trustedProxies)),
+      );
+      const stopRevocations = opts.onSessionRevoked((userId, minVersion) => sockets.revoke(userId, minVersion));
+      const serverCleanup = useServer<Record<string, unknown>, { socket: WebSocket; request: IncomingMessage }>(
         {
           schema: opts.schema,
-          // connection_init carries `{ authorization: "Bearer <token>" }`; a bad token closes the socket (4403).
-          onConnect: async (ctx) => {
-            addresses.set(ctx, clientAddress(ctx.extra.request, opts.trustedProxies));
+          // connection_init carries `{ authorization: "Bearer <token>" }`; a bad token closes the socket (4403),
+          // a user over their cap of sockets 4429. The socket is closed again (4403) when the token expires.
+          onConnect: (ctx) => {
+            const authorization = authorizationParam(ctx.connectionParams);
+            let user: AuthUser | null;
             try {
-              users.set(ctx, opts.authenticate(authorizationParam(ctx.connectionParams)));
-              return true;
+              user = opts.authenticate(authorization);
             } catch {
               return false;
             }
+            return sockets.signedIn(ctx.extra.socket, user, authorization);
           },
-          onSubscribe: (ctx, _id, payload): ExecutionArgs | readonly GraphQLError[] => {
+          onSubscribe: (ctx, id, payload): ExecutionArgs | readonly GraphQLError[] => {
+            const socket = ctx.extra.socket;
+            const session = sockets.session(socket);
+            if (!session) return [new UnauthenticatedError('This socket is closed')];
+            // The token is checked again for every operation: it may have expired or been revoked since.
+            let user = session.user;
+            if (session.user) {
+              const { expiresAtMs } = session.user;
+              try {
+                user = opts.authenticate(session.authorization);
+              } catch (err) {
+                sockets.endSession(socket, expiresAtMs <= Date.now() ? 'expired' : 'revoked');
+                return [err instanceof GraphQLError ? err : new UnauthenticatedError()];
+              }
+            }
+            if (!sockets.startOperation(socket, id)) {
+              return [new RateLimitedError(1, 'Too many operations on this socket; complete one first')];
+            }
             const prepared = compiled.prepare(payload.query, payload.operationName);
             if (prepared.failedAt === 'parse') {
               const message = hideTokenLimit(prepared.errors[0]?.message ?? 'Invalid query');
@@ -263,7 +292,7 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
               document: prepared.document,
               variableValues: payload.variables ?? null,
               operationName: payload.operationName ?? null,
-              contextValue: opts.createContext(users.get(ctx) ?? null, addresses.get(ctx) ?? 'unknown'),
+              contextValue: opts.createContext(user, clientAddress(ctx.extra.request, opts.trustedProxies)),
             };
           },
           // Queries and mutations run compiled, as on HTTP; subscriptions on graphql's own subscribe.
@@ -277,12 +306,16 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
             result.errors
               ? { ...result, errors: result.errors.map((e) => formatError(opts.log, opts.metrics, e.toJSON(), e)) }
               : undefined,
-          onError: (_ctx, _id, _payload, errors) =>
-            errors.map((e) => formatError(opts.log, opts.metrics, e.toJSON(), e)),
+          onError: (ctx, id, _payload, errors) => {
+            sockets.endOperation(ctx.extra.socket, id);
+            return errors.map((e) => formatError(opts.log, opts.metrics, e.toJSON(), e));
+          },
+          onComplete: (ctx, id) => sockets.endOperation(ctx.extra.socket, id),
         },
         wss,
       );
       wsCleanup = async () => {
+        stopRevocations();
         await serverCleanup.dispose();
         await new Promise<void>((resolve) => wss.close(() => resolve()));
       };

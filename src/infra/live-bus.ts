@@ -4,6 +4,31 @@ import type { Logger } from '../logger.js';
 import type { Nats } from './nats.js';
 
 /**
+ * `source` with `map` applied to each value. Unlike an async generator looping over `source`, whose
+ * return() waits behind a pending next() (for a quiet feed, forever, so the source's listener is
+ * never released), return() here reaches the source at once.
+ */
+export function mapIterator<T, U>(source: AsyncIterableIterator<T>, map: (value: T) => U): AsyncIterableIterator<U> {
+  return {
+    async next() {
+      const result = await source.next();
+      return result.done ? { done: true, value: undefined } : { done: false, value: map(result.value) };
+    },
+    async return() {
+      await source.return?.();
+      return { done: true, value: undefined };
+    },
+    async throw(err?: unknown) {
+      await source.return?.();
+      throw err;
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}
+
+/**
  * Live updates between processes over core NATS: a worker publishes, every gateway receives and
  * hands the message to its own subscribers. Delivery is at-most-once by design; what must not be
  * lost travels through JetStream or Postgres, and subscriptions re-read state when they start.
@@ -90,6 +115,13 @@ export class LiveBus<Topics extends Record<string, unknown>> {
       await stop;
       unlisten();
     });
+  }
+
+  /** Listeners of one key (subscriptions and waiters) in this process; 0 once they all ended. */
+  keyedListenerCount(): number {
+    let count = 0;
+    for (const set of this.listeners.values()) count += set.size;
+    return count;
   }
 
   close(): void {

@@ -9,13 +9,14 @@ const RECONNECT_DELAY_MS = 1000;
 
 /**
  * LISTENs on a Postgres channel over its own connection (a pooled one could be handed to another
- * query, and LISTEN belongs to a session). It reconnects after a failure and then calls `onNotify`
- * once, since notifications sent while it was away are lost. Callers keep a poll as a safety net.
+ * query, and LISTEN belongs to a session). `onNotify` gets each notification's payload. It
+ * reconnects after a failure and then calls `onNotify` once without a payload, since
+ * notifications sent while it was away are lost. Callers keep a poll as a safety net.
  */
 export async function listenPg(
   databaseUrl: string,
   channel: string,
-  onNotify: () => void,
+  onNotify: (payload?: string) => void,
   log: Logger,
 ): Promise<PgListener> {
   let client: pg.Client | undefined;
@@ -25,7 +26,7 @@ export async function listenPg(
   const connect = async (): Promise<void> => {
     const c = new pg.Client({ connectionString: databaseUrl });
     c.on('notification', (n) => {
-      if (n.channel === channel) onNotify();
+      if (n.channel === channel) onNotify(n.payload);
     });
     c.on('error', (err) => {
       log.warn({ err: err.message, channel }, 'postgres listener connection failed; reconnecting');

@@ -1,5 +1,18 @@
-import { Arg, Args, Authorized, Ctx, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
+import {
+  Arg,
+  Args,
+  Authorized,
+  Ctx,
+  ID,
+  Mutation,
+  Query,
+  Resolver,
+  Root,
+  Subscription,
+  UseMiddleware,
+} from 'type-graphql';
 import type { RequestContext } from '../context.js';
+import { CurrentSession } from './current-session.middleware.js';
 import type { NotificationLive } from '../services/live-topics.js';
 import type { NotificationService } from '../services/notification.service.js';
 import {
@@ -32,6 +45,7 @@ export class NotificationResolver {
   }
 
   @Authorized()
+  @UseMiddleware(CurrentSession)
   @Mutation(() => Boolean, {
     description: 'Registers this device for mobile push; idempotent. A token moves to the user who registers it last.',
   })

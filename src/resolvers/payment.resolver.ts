@@ -1,5 +1,6 @@
-import { Arg, Args, Authorized, Ctx, ID, Mutation, Resolver } from 'type-graphql';
+import { Arg, Args, Authorized, Ctx, ID, Mutation, Resolver, UseMiddleware } from 'type-graphql';
 import type { RequestContext } from '../context.js';
+import { CurrentSession } from './current-session.middleware.js';
 import { OrderType, toOrderType } from '../schema/order.type.js';
 import { PaymentSessionType, SimulatePaymentArgs, toPaymentSessionType } from '../schema/payment.type.js';
 import type { PaymentService } from '../services/payment.service.js';
@@ -9,6 +10,7 @@ export class PaymentResolver {
   constructor(private readonly payments: PaymentService) {}
 
   @Authorized()
+  @UseMiddleware(CurrentSession)
   @Mutation(() => PaymentSessionType, {
     description:
       'Starts paying one of your UNPAID or FAILED orders while its hold runs (PAYING); again while PAYING, the same session.',
@@ -18,6 +20,7 @@ export class PaymentResolver {
   }
 
   @Authorized()
+  @UseMiddleware(CurrentSession)
   @Mutation(() => OrderType, {
     description:
       'Only with PAYMENT_PROVIDER=simulated (else FORBIDDEN): pays or declines a PAYING order through the signed webhook; returns the order once the worker applied it (or after 5 s, possibly still PAYING).',
@@ -30,6 +33,7 @@ export class PaymentResolver {
   }
 
   @Authorized()
+  @UseMiddleware(CurrentSession)
   @Mutation(() => OrderType, {
     description: 'Gives back the hold of one of your unpaid orders now; its tickets go back on sale.',
   })

@@ -8,16 +8,29 @@ import { EventResolver } from '../resolvers/event.resolver.js';
 import { NotificationResolver } from '../resolvers/notification.resolver.js';
 import { OrderResolver } from '../resolvers/order.resolver.js';
 import { PaymentResolver } from '../resolvers/payment.resolver.js';
+import { CurrentSession } from '../resolvers/current-session.middleware.js';
+import { SessionResolver } from '../resolvers/session.resolver.js';
 import type { Services } from '../services/index.js';
+import type { Sessions } from '../services/sessions.js';
 
-/** `@Authorized()` needs a signed-in user; `@Authorized(role)` that role too. */
-const authChecker: AuthChecker<RequestContext> = ({ context }, roles) => {
-  if (!context.user) throw new UnauthenticatedError();
-  if (roles.length > 0 && !roles.includes(context.user.role)) throw new ForbiddenError('This needs the ADMIN role');
-  return true;
-};
+/**
+ * `@Authorized()` needs a signed-in user; `@Authorized(role)` that role too, as Postgres has it now
+ * (the token's role only turns away what it already rules out: while the token is current, its role
+ * is the account's, since every role change bumps the token version).
+ */
+function createAuthChecker(sessions: Sessions | undefined): AuthChecker<RequestContext> {
+  return async ({ context }, roles) => {
+    if (!context.user) throw new UnauthenticatedError();
+    if (roles.length === 0) return true;
+    const forbidden = () => new ForbiddenError(`This needs the ${roles.join(' or ')} role`);
+    if (!roles.includes(context.user.role) || !sessions) throw forbidden();
+    const { role } = await sessions.confirm(context);
+    if (!roles.includes(role)) throw forbidden();
+    return true;
+  };
+}
 
-/** Each resolver with the services it calls, and nothing else. */
+/** Each resolver (and middleware) with the services it calls, and nothing else. */
 function createResolvers(services: Services) {
   return [
     new AuthResolver(services.auth),
@@ -26,6 +39,8 @@ function createResolvers(services: Services) {
     new BookingResolver(services.bookings, services.events, services.orders),
     new OrderResolver(services.orders, services.events),
     new PaymentResolver(services.payments),
+    new SessionResolver(services.sessions),
+    new CurrentSession(services.sessions),
   ];
 }
 const RESOLVER_CLASSES = [
@@ -35,6 +50,7 @@ const RESOLVER_CLASSES = [
   BookingResolver,
   OrderResolver,
   PaymentResolver,
+  SessionResolver,
 ] as const;
 
 /**
@@ -68,7 +84,7 @@ export function buildAppSchema(services?: Services): Promise<GraphQLSchema> {
         return instances.get(cls);
       },
     },
-    authChecker,
+    authChecker: createAuthChecker(services?.sessions),
     pubSub: NO_TOPICS,
     validate: false,
   });

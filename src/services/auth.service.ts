@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import argon2 from 'argon2';
 import { UniqueConstraintViolationException } from '@mikro-orm/postgresql';
 import { z } from 'zod';
-import type { AuthUser, RequestContext } from '../context.js';
+import type { RequestContext } from '../context.js';
 import { User, UserRole } from '../entities/user.entity.js';
 import { ConflictError, UnauthenticatedError } from '../errors.js';
-import type { AccessTokens } from './access-tokens.js';
+import type { AccessTokens, TokenSubject } from './access-tokens.js';
 import type { AuthThrottle } from './auth-throttle.js';
 import { parseInput } from './validation.js';
 
@@ -71,7 +71,7 @@ export class AuthService {
   }
 
   private async session(user: User): Promise<{ token: string; user: User }> {
-    const authUser: AuthUser = { id: user.id, email: user.email, role: user.role };
-    return { token: await this.tokens.issue(authUser), user };
+    const subject: TokenSubject = { id: user.id, email: user.email, role: user.role, tokenVersion: user.tokenVersion };
+    return { token: await this.tokens.issue(subject), user };
   }
 }

@@ -4,6 +4,7 @@ import type { RequestContext } from '../context.js';
 import { Event } from '../entities/event.entity.js';
 import { Stock } from '../entities/stock.entity.js';
 import type { EntityManager } from '../infra/database.js';
+import { mapIterator } from '../infra/live-bus.js';
 import { NotFoundError } from '../errors.js';
 import { decodeCursor, encodeCursor, pageSize, type Page } from './cursor.js';
 import type { EventCatalog } from './event-catalog.js';
@@ -95,9 +96,7 @@ export class EventService {
       version: 0,
       at: new Date().toISOString(),
     });
-    return (async function* () {
-      for await (const update of updates) yield { event, available: update.available, at: new Date(update.at) };
-    })();
+    return mapIterator(updates, (update) => ({ event, available: update.available, at: new Date(update.at) }));
   }
 
   /**

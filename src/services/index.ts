@@ -19,11 +19,19 @@ import { HoldExpiry } from './hold-expiry.js';
 import { OrderTransitions } from './order-transitions.js';
 import { PaymentSettlement } from './payment-settlement.js';
 import { PaymentService } from './payment.service.js';
+import { Sessions } from './sessions.js';
 
 /** Every service of the app, built once per process from the infrastructure it needs. */
 export function createServices(infra: Infra) {
   const { config } = infra;
   const tokens = new AccessTokens(config.auth.jwtSecret, config.auth.tokenTtlSeconds);
+  const sessions = new Sessions({
+    tokens,
+    orm: infra.orm,
+    log: infra.log,
+    databaseUrl: config.databaseUrl,
+    tokenTtlSeconds: config.auth.tokenTtlSeconds,
+  });
   const catalog = new EventCatalog(infra.orm);
   const gate = new StockGate(infra.redis, config.namespace);
   const registry = new BookingRegistry(infra.redis, config.namespace);
@@ -63,6 +71,7 @@ export function createServices(infra: Infra) {
   });
   return {
     tokens,
+    sessions,
     catalog,
     gate,
     registry,

@@ -101,6 +101,13 @@ export class LiveStock {
     });
   }
 
+  /** `stockChanged` subscribers in this process; 0 once they all ended. */
+  subscriberCount(): number {
+    let count = 0;
+    for (const ticker of this.tickers.values()) count += ticker.size;
+    return count;
+  }
+
   private async refresh(eventId: string): Promise<number | null> {
     if (this.refreshing.has(eventId)) return this.counts.get(eventId)?.available ?? null;
     this.refreshing.add(eventId);

@@ -57,7 +57,7 @@ export async function createBuyers(sys: TestSystem, count: number): Promise<{ id
   return Promise.all(
     users.map(async (u) => ({
       id: u.id,
-      token: await sys.app.services.tokens.issue({ id: u.id, email: u.email, role: 'USER' }),
+      token: await sys.app.services.tokens.issue({ id: u.id, email: u.email, role: 'USER', tokenVersion: 0 }),
     })),
   );
 }

@@ -44,6 +44,8 @@ export async function startTestSystem(env: Record<string, string> = {}): Promise
     SIGNIN_FAILURES_PER_ACCOUNT: '1000000',
     SIGNIN_FAILURES_PER_ADDRESS: '1000000',
     SIGNUPS_PER_ADDRESS_PER_HOUR: '1000000',
+    // Every test client connects from 127.0.0.1; tests of the cap set their own.
+    WS_MAX_SOCKETS_PER_ADDRESS: '10000',
     ...env,
   };
   const config = loadConfig(baseEnv);
