@@ -14,6 +14,8 @@ import { DEFAULT_ADMIN_EMAIL, seedDemoData, type SeedSummary } from './seed.js';
 
 /** Seeds the deployment `env` describes; null (and nothing written) in production. */
 export async function seedDeployment(env: Record<string, string | undefined>): Promise<SeedSummary | null> {
+  // Before the configuration is loaded: production may not even be allowed to start as configured.
+  if (env['NODE_ENV'] === 'production') return null;
   const config = loadConfig({
     ...env,
     // As the demo: the admin account gets its role from ADMIN_EMAILS when it signs up.
@@ -21,7 +23,6 @@ export async function seedDeployment(env: Record<string, string | undefined>): P
     ROLE: 'gateway',
     PORT: '0',
   });
-  if (config.production) return null;
   const app = await startApp(config);
   try {
     return await seedDemoData(app);
