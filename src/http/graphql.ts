@@ -23,6 +23,13 @@ import type { Metrics } from '../metrics.js';
 import { readBody } from './body.js';
 import { clientAddress } from './client-address.js';
 import { CompiledOperations } from './compiled-operations.js';
+import {
+  MEDIA_TYPES,
+  NOT_ACCEPTABLE_MESSAGE,
+  isJsonContentType,
+  refuseUnacceptableBeforeRunning,
+  responseMediaType,
+} from './media-type.js';
 
 /** Query limits, the same on HTTP and graphql-ws; clients are told a limit was hit, not what it is. */
 const LIMITS = { maxDepth: 10, maxAliases: 15, maxCost: 5000, maxTokens: 2000 } as const;
@@ -89,7 +96,7 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
 
   const apollo = new ApolloServer<RequestContext & BaseContext>({
     schema: opts.schema,
-    plugins: armorPlugins,
+    plugins: [...armorPlugins, refuseUnacceptableBeforeRunning],
     validationRules: armor.validationRules,
     allowBatchedHttpRequests: false,
     parseOptions: { maxTokens: LIMITS.maxTokens },
@@ -117,11 +124,12 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
   /**
    * The fast path for POST: a plain JSON request whose document is compiled runs straight on the
    * compiled operation, with the same authentication, context, limits and error formatting as the
-   * full server. Anything else (and any request-level error) goes to Apollo, which answers it in
-   * the standard way. Returns true when it answered.
+   * full server, and the media type and status Apollo would give (see media-type.ts). Anything
+   * else (and any request-level error) goes to Apollo, which answers it in the standard way.
+   * Returns true when it answered.
    */
   async function tryCompiled(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<boolean> {
-    if (!req.headers['content-type']?.startsWith('application/json')) return false;
+    if (!isJsonContentType(req.headers['content-type'])) return false;
     let request: unknown;
     try {
       request = JSON.parse(body.toString('utf8'));
@@ -137,6 +145,16 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
     } catch {
       return false; // Apollo answers 401 with the standard shape
     }
+    const mediaType = responseMediaType(req.headers.accept);
+    if (mediaType === null) {
+      // Apollo's 406, but before running the operation: Apollo runs it first (a mutation would
+      // take effect) and only then finds it cannot say the result in a type the client accepts.
+      const refusal = new GraphQLError(NOT_ACCEPTABLE_MESSAGE, { extensions: { code: 'BAD_REQUEST' } });
+      sendGraphqlResult(res, 406, MEDIA_TYPES.json, {
+        errors: [formatError(opts.log, opts.metrics, refusal.toJSON(), refusal)],
+      });
+      return true;
+    }
     const result = await operation.query(
       undefined,
       opts.createContext(user, clientAddress(req, opts.trustedProxies)),
@@ -147,12 +165,7 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
     const payload = result.errors
       ? { errors: result.errors.map((e) => formatError(opts.log, opts.metrics, e.toJSON(), e)), data: result.data }
       : { data: result.data };
-    const text = JSON.stringify(payload);
-    res.writeHead(200, {
-      'content-type': 'application/json; charset=utf-8',
-      'content-length': Buffer.byteLength(text),
-    });
-    res.end(text);
+    sendGraphqlResult(res, 200, mediaType, payload);
     return true;
   }
 
@@ -268,6 +281,13 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
       await apollo.stop();
     },
   };
+}
+
+/** As Apollo writes a result (its `prettyJSONStringify`: a trailing newline), so the bytes are the same. */
+function sendGraphqlResult(res: ServerResponse, status: number, mediaType: string, payload: unknown): void {
+  const text = `${JSON.stringify(payload)}\n`;
+  res.writeHead(status, { 'content-type': mediaType, 'content-length': Buffer.byteLength(text) });
+  res.end(text);
 }
 
 function authenticateHttp(opts: GraphqlOptions, req: IncomingMessage): AuthUser | null {
