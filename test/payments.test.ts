@@ -15,6 +15,7 @@ import {
   eventOutcome,
   notificationRequests,
   orderReaches,
+  orderSettlement,
   orderStatus,
   paymentOf,
   postWebhook,
@@ -249,16 +250,15 @@ describe('cancelOrder', () => {
       else expect(cancel.data?.cancelOrder.status).toBe('CANCELLED');
     }
 
-    // Once every webhook is applied, each order ended exactly one way ...
+    // Once every webhook is applied, each order ended exactly one way ... (A cancelled order may
+    // still succeed when its payment's event is applied, so statuses and unapplied events are
+    // read together.)
     const final = await eventually(async () => {
-      const statuses = await Promise.all(orders.map((o) => orderStatus(sys.app, o.orderId)));
-      const [open] = await sql<{ n: string }>(
+      const { statuses, unappliedEvents } = await orderSettlement(
         sys.app,
-        `select count(*) as n from webhook_events w join payments p on p.intent_id = w.payload->'data'->'object'->>'id'
-         where p.order_id in (?) and w.processed_at is null`,
-        [orders.map((o) => o.orderId)],
+        orders.map((o) => o.orderId),
       );
-      return statuses.every((st) => ['SUCCEEDED', 'CANCELLED', 'REFUNDED'].includes(st)) && open?.n === '0'
+      return unappliedEvents === 0 && statuses.every((st) => ['SUCCEEDED', 'CANCELLED', 'REFUNDED'].includes(st))
         ? statuses
         : undefined;
     }, 15_000);

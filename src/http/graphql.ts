@@ -28,6 +28,13 @@ import { CompiledOperations, type PreparedOperation } from './compiled-operation
 import { oneSignInOrSignUpRule } from './one-sign-in-rule.js';
 import { costLimitError, costLimitPlugin, queryCost, type Variables } from './query-cost.js';
 import { SocketSessions, type SocketLimits } from './socket-limits.js';
+import {
+  MEDIA_TYPES,
+  NOT_ACCEPTABLE_MESSAGE,
+  isJsonContentType,
+  refuseUnacceptableBeforeRunning,
+  responseMediaType,
+} from './media-type.js';
 
 /**
  * Query limits, the same on HTTP and graphql-ws; clients are told a limit was hit, not what it is.
@@ -116,7 +123,12 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
   const apollo = new ApolloServer<RequestContext & BaseContext>({
     schema: opts.schema,
     // No landing page: Apollo's loads scripts from a CDN and names the server version (GraphiQL is ours, local).
-    plugins: [...armorPlugins, costLimitPlugin(opts.schema, LIMITS.maxCost), ApolloServerPluginLandingPageDisabled()],
+    plugins: [
+      ...armorPlugins,
+      costLimitPlugin(opts.schema, LIMITS.maxCost),
+      refuseUnacceptableBeforeRunning,
+      ApolloServerPluginLandingPageDisabled(),
+    ],
     validationRules: [...armor.validationRules, oneSignInOrSignUpRule],
     allowBatchedHttpRequests: false,
     parseOptions: { maxTokens: LIMITS.maxTokens },
@@ -145,11 +157,12 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
   /**
    * The fast path for POST: a plain JSON request whose document is compiled runs straight on the
    * compiled operation, with the same authentication, context, limits and error formatting as the
-   * full server. Anything else (and any request-level error) goes to Apollo, which answers it in
-   * the standard way. Returns true when it answered.
+   * full server, and the media type and status Apollo would give (see media-type.ts). Anything
+   * else (and any request-level error) goes to Apollo, which answers it in the standard way.
+   * Returns true when it answered.
    */
   async function tryCompiled(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<boolean> {
-    if (!req.headers['content-type']?.startsWith('application/json')) return false;
+    if (!isJsonContentType(req.headers['content-type'])) return false;
     let request: unknown;
     try {
       request = JSON.parse(body.toString('utf8'));
@@ -167,6 +180,16 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
     } catch {
       return false; // Apollo answers 401 with the standard shape
     }
+    const mediaType = responseMediaType(req.headers.accept);
+    if (mediaType === null) {
+      // Apollo's 406, but before running the operation: Apollo runs it first (a mutation would
+      // take effect) and only then finds it cannot say the result in a type the client accepts.
+      const refusal = new GraphQLError(NOT_ACCEPTABLE_MESSAGE, { extensions: { code: 'BAD_REQUEST' } });
+      sendGraphqlResult(res, 406, MEDIA_TYPES.json, {
+        errors: [formatError(opts.log, opts.metrics, refusal.toJSON(), refusal)],
+      });
+      return true;
+    }
     const result = await operation.query(
       undefined,
       opts.createContext(user, clientAddress(req, opts.trustedProxies)),
@@ -177,12 +200,7 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
     const payload = result.errors
       ? { errors: result.errors.map((e) => formatError(opts.log, opts.metrics, e.toJSON(), e)), data: result.data }
       : { data: result.data };
-    const text = JSON.stringify(payload);
-    res.writeHead(200, {
-      'content-type': 'application/json; charset=utf-8',
-      'content-length': Buffer.byteLength(text),
-    });
-    res.end(text);
+    sendGraphqlResult(res, 200, mediaType, payload);
     return true;
   }
 
@@ -332,6 +350,13 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
 /** The cost check of the paths that validate themselves; the formula was built once per document. */
 function overCostLimit(prepared: PreparedOperation, variables: Variables): boolean {
   return prepared.cost !== null && queryCost(prepared.cost, variables) > LIMITS.maxCost;
+}
+
+/** As Apollo writes a result (its `prettyJSONStringify`: a trailing newline), so the bytes are the same. */
+function sendGraphqlResult(res: ServerResponse, status: number, mediaType: string, payload: unknown): void {
+  const text = `${JSON.stringify(payload)}\n`;
+  res.writeHead(status, { 'content-type': mediaType, 'content-length': Buffer.byteLength(text) });
+  res.end(text);
 }
 
 function authenticateHttp(opts: GraphqlOptions, req: IncomingMessage): AuthUser | null {

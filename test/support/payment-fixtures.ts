@@ -44,6 +44,32 @@ export async function orderStatus(app: App, orderId: string): Promise<string> {
   return row.status;
 }
 
+/**
+ * The orders' statuses (in the order of `orderIds`) and how many of their stored Stripe events are
+ * still unapplied, read in one statement and so from one snapshot. Read apart, an event applied
+ * between the two reads (money for a cancelled order: CANCELLED → SUCCEEDED) would pair a status
+ * from before it with a count from after it, and an order still moving would look settled.
+ */
+export async function orderSettlement(
+  app: App,
+  orderIds: readonly string[],
+): Promise<{ statuses: string[]; unappliedEvents: number }> {
+  const rows = await sql<{ id: string; status: string; unapplied: string }>(
+    app,
+    `select o.id, o.status,
+       (select count(*) from payments p
+        join webhook_events w on w.payload->'data'->'object'->>'id' = p.intent_id
+        where p.order_id = o.id and w.processed_at is null) as unapplied
+     from orders o where o.id in (?)`,
+    [[...orderIds]],
+  );
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  return {
+    statuses: orderIds.map((id) => byId.get(id)?.status ?? 'MISSING'),
+    unappliedEvents: rows.reduce((n, r) => n + Number(r.unapplied), 0),
+  };
+}
+
 /** Waits until the order has `status` in Postgres. */
 export function orderReaches(app: App, orderId: string, status: string, timeoutMs = 10_000): Promise<true> {
   return eventually(
