@@ -4,8 +4,9 @@ import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { createClient, type Client } from 'graphql-ws';
 import { startApp, type App } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
-import { dropDatabase } from '../../src/infra/database.js';
-import { deleteNamespace } from '../../src/infra/namespace.js';
+import { urlsFromEnv } from '../../scripts/local-services.js';
+import { createScratchDatabase, dropDatabase } from '../../src/infra/database.js';
+import { deleteNamespace, scratchNamespace } from '../../src/infra/namespace.js';
 import { createLogger } from '../../src/logger.js';
 
 /**
@@ -22,28 +23,38 @@ export interface TestSystem {
   stop(): Promise<void>;
 }
 
-export function uniqueName(prefix: string): string {
-  return `${prefix}_${randomBytes(4).toString('hex')}`;
-}
-
+/**
+ * `env` is added to the process environment. DATABASE_URL (there or in `env`) names only the
+ * server: the system always makes a database and a namespace of its own, and stop() drops those
+ * and nothing else, whatever the URLs say.
+ */
 export async function startTestSystem(env: Record<string, string> = {}): Promise<TestSystem> {
-  const namespace = uniqueName('t');
-  const base = new URL(process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/ticketing');
-  base.pathname = `/${namespace}`;
+  const namespace = scratchNamespace('t');
+  const databaseUrl = await createScratchDatabase(env['DATABASE_URL'] ?? urlsFromEnv().databaseUrl, namespace);
   const baseEnv: Record<string, string | undefined> = {
     ...process.env,
     NODE_ENV: 'test',
     PORT: '0',
     ROLE: 'all',
     LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'warn',
-    DATABASE_URL: base.toString(),
-    NAMESPACE: namespace,
     JWT_SECRET: randomBytes(32).toString('hex'),
     ADMIN_EMAILS: 'admin@example.test',
     ...env,
+    DATABASE_URL: databaseUrl,
+    NAMESPACE: namespace,
   };
   const config = loadConfig(baseEnv);
-  const app = await startApp(config, createLogger(config.logLevel, { test: namespace }));
+  const cleanUp = async () => {
+    await deleteNamespace(namespace, config); // after the app: nothing recreates what it removes
+    await dropDatabase(databaseUrl);
+  };
+  let app: App;
+  try {
+    app = await startApp(config, createLogger(config.logLevel, { test: namespace }));
+  } catch (err) {
+    await cleanUp().catch(() => undefined); // the start-up error is the one worth reporting
+    throw err;
+  }
   const extra: App[] = [];
   return {
     config,
@@ -59,8 +70,7 @@ export async function startTestSystem(env: Record<string, string> = {}): Promise
     async stop() {
       await Promise.all(extra.map((a) => a.stop()));
       await app.stop(); // memoized, so this is fine when the test has already stopped the app
-      await deleteNamespace(config.namespace, config); // after the app: nothing recreates what it removes
-      await dropDatabase(config.databaseUrl);
+      await cleanUp();
     },
   };
 }
