@@ -8,6 +8,7 @@ import { urlsFromEnv } from '../../scripts/local-services.js';
 import { createScratchDatabase, dropDatabase } from '../../src/infra/database.js';
 import { deleteNamespace, scratchNamespace } from '../../src/infra/namespace.js';
 import { createLogger } from '../../src/logger.js';
+import { testLogDestination } from './test-logs.js';
 
 /**
  * One isolated copy of the system for one test file: its own database, Redis key prefix and NATS
@@ -36,7 +37,8 @@ export async function startTestSystem(env: Record<string, string> = {}): Promise
     NODE_ENV: 'test',
     PORT: '0',
     ROLE: 'all',
-    LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'warn',
+    // To a file (see test-logs.ts), so the whole story is there when a test fails.
+    LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'info',
     JWT_SECRET: randomBytes(32).toString('hex'),
     ADMIN_EMAILS: 'admin@example.test',
     ...env,
@@ -50,7 +52,7 @@ export async function startTestSystem(env: Record<string, string> = {}): Promise
   };
   let app: App;
   try {
-    app = await startApp(config, createLogger(config.logLevel, { test: namespace }));
+    app = await startApp(config, createLogger(config.logLevel, { test: namespace }, testLogDestination(namespace)));
   } catch (err) {
     await cleanUp().catch(() => undefined); // the start-up error is the one worth reporting
     throw err;
@@ -63,7 +65,10 @@ export async function startTestSystem(env: Record<string, string> = {}): Promise
     wsUrl: `ws://127.0.0.1:${app.port}/graphql`,
     async startInstance(more = {}) {
       const cfg = loadConfig({ ...baseEnv, MIGRATE_ON_START: 'false', ...more });
-      const instance = await startApp(cfg, createLogger(cfg.logLevel, { test: namespace, instance: extra.length + 1 }));
+      const instance = await startApp(
+        cfg,
+        createLogger(cfg.logLevel, { test: namespace, instance: extra.length + 1 }, testLogDestination(namespace)),
+      );
       extra.push(instance);
       return instance;
     },
