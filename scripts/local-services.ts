@@ -372,25 +372,29 @@ async function postgresDataDir(dataDir: string, wanted: string, log: Log): Promi
     await run('useradd', '--system --user-group --no-create-home --shell /usr/sbin/nologin postgres'.split(' '));
   }
   const uid = Number((await run('id', ['-u', 'postgres'])).trim());
+  const gid = Number((await run('id', ['-g', 'postgres'])).trim());
   const writable = (dir: string) =>
     run('runuser', ['-u', 'postgres', '--', 'test', '-w', dir]).then(
       () => true,
       () => false,
     );
   mkdirSync(wanted, { recursive: true });
-  if (readdirSync(wanted).length === 0) chownSync(wanted, uid, statSync(wanted).gid);
+  if (readdirSync(wanted).length === 0) chownSync(wanted, uid, gid);
   // The project's own .data may be private (a mkdtemp); letting others pass through it is ours to do.
   chmodSync(dataDir, statSync(dataDir).mode | 0o001);
   if (await writable(wanted)) return wanted;
 
   const fallback = join(POSTGRES_FALLBACK_ROOT, `flash-sale-ticketing-postgres-${hashOf(dataDir)}`);
-  if (!existsSync(fallback)) mkdirSync(fallback, { mode: 0o700 });
-  // Only a directory we made: /var/tmp is writable by everyone, and a planted one is not ours.
-  const info = lstatSync(fallback);
-  if (!info.isDirectory() || info.uid !== uid) {
-    throw new Error(`postgres: ${fallback} exists but is not a directory owned by the postgres user; remove it`);
+  if (!existsSync(fallback)) {
+    mkdirSync(fallback, { mode: 0o700 });
+    chownSync(fallback, uid, gid);
   }
-  if (readdirSync(fallback).length === 0) chownSync(fallback, uid, info.gid);
+  // Only a private directory of the postgres user: /var/tmp is writable by everyone, and one
+  // planted there by someone else is not ours to use.
+  const info = lstatSync(fallback);
+  if (!info.isDirectory() || info.uid !== uid || (info.mode & 0o077) !== 0) {
+    throw new Error(`postgres: ${fallback} exists but is not a private directory of the postgres user; remove it`);
+  }
   if (!(await writable(fallback))) throw new Error(`postgres: the postgres OS user cannot write ${fallback}`);
   log(
     `postgres: the postgres OS user cannot reach ${wanted} (a directory above it is closed to others); keeping its data in ${fallback}`,
