@@ -889,6 +889,11 @@ async function main(): Promise<void> {
     return;
   }
   console.log(`Started ${services.started.join(', ')}; they run until Ctrl-C (SIGINT) or SIGTERM.`);
+  const given = urlsFromEnv();
+  const variables = { databaseUrl: 'DATABASE_URL', redisUrl: 'REDIS_URL', natsUrl: 'NATS_URL' } as const;
+  for (const [key, variable] of Object.entries(variables) as [keyof typeof variables, string][]) {
+    if (services.urls[key] !== given[key]) console.log(`  for the app: export ${variable}=${services.urls[key]}`);
+  }
   // Signal listeners do not keep Node alive, and a pg_ctl-started Postgres is not our child.
   const keepAlive = setInterval(() => {}, 1 << 30);
   const signal = await new Promise<string>((done) => {
