@@ -10,7 +10,6 @@ import { TEST_LOG_DIR } from './support/test-logs.js';
  * The returned teardown stops only what was started here.
  */
 export default async function setup(): Promise<() => Promise<void>> {
-  rmSync(TEST_LOG_DIR, { recursive: true, force: true }); // the last run's
   const log = (msg: string) => console.log(`[local-services] ${msg}`);
   const given = urlsFromEnv();
   let services: LocalServices;
@@ -25,6 +24,7 @@ export default async function setup(): Promise<() => Promise<void>> {
     console.error(`\nThe tests cannot start: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);
   }
+  rmSync(TEST_LOG_DIR, { recursive: true, force: true }); // the last run's
   // Test files run in child processes, which inherit this environment.
   const variables = { databaseUrl: 'DATABASE_URL', redisUrl: 'REDIS_URL', natsUrl: 'NATS_URL' } as const;
   for (const [key, variable] of Object.entries(variables) as [keyof typeof variables, string][]) {

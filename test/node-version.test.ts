@@ -35,9 +35,13 @@ describe('the entry point on the wrong Node', () => {
 
   const runEntry = (version: string) => {
     const fake = `Object.defineProperty(process.versions, 'node', { value: '${version}' });`;
-    return execFileAsync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(fake)}`, 'main.js'], {
-      cwd: dir,
-    }).then(
+    return execFileAsync(
+      process.execPath,
+      ['--import', `data:text/javascript,${encodeURIComponent(fake)}`, 'main.js'],
+      {
+        cwd: dir,
+      },
+    ).then(
       ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
       (err: { code: number; stdout: string; stderr: string }) => err,
     );

@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../bench/processes.js';
@@ -41,5 +42,27 @@ describe('openNats on a NATS without JetStream', () => {
     await expect(opened).rejects.toThrow(
       new RegExp(`^NATS at nats://127.0.0.1:${port} has JetStream off.*Run nats-server with -js`),
     );
+  });
+
+  it('stops npm test with the start-up check\'s message, not vitest\'s "No test files found"', async () => {
+    // A nested vitest whose NATS_URL (set by the user) has no JetStream: its global setup must refuse.
+    const vitest = fileURLToPath(new URL('../node_modules/vitest/vitest.mjs', import.meta.url));
+    const { code, output } = await new Promise<{ code: number | null; output: string }>((done) => {
+      execFile(
+        process.execPath,
+        [vitest, 'run', 'test/node-version.test.ts'],
+        {
+          cwd: fileURLToPath(new URL('..', import.meta.url)),
+          env: { ...process.env, NATS_URL: `nats://127.0.0.1:${port}` },
+        },
+        (err, stdout, stderr) =>
+          done({ code: err ? ((err as { code?: number }).code ?? null) : 0, output: stdout + stderr }),
+      );
+    });
+    expect(code).toBe(1);
+    expect(output).toContain(
+      `The tests cannot start: nats: NATS_URL points at 127.0.0.1:${port}, which answers but has JetStream off`,
+    );
+    expect(output).not.toContain('No test files found');
   });
 });

@@ -24,8 +24,12 @@ export function testLogDestination(namespace: string) {
 /** The last lines of every log this test file wrote, for a failure report. */
 export function testLogTails(lines = 40): string[] {
   return [...destinations].map(([path, destination]) => {
-    destination.flushSync();
-    const text = readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-    return `--- last ${lines} lines of ${path} ---\n${text}`;
+    try {
+      destination.flushSync();
+      const text = readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+      return `--- last ${lines} lines of ${path} ---\n${text}`;
+    } catch (err) {
+      return `--- ${path} could not be read: ${String(err)} ---`;
+    }
   });
 }
