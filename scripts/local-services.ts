@@ -823,17 +823,33 @@ async function aptInstall(packages: string[], what: string, log: Log): Promise<v
   } finally {
     if (ownPolicy) rmSync(policy, { force: true });
   }
-  // The postinst scripts still enable them for the next boot: undo that, so the machine is as before.
-  if (!findOnPath('systemctl')) return;
+  // The postinst scripts still enable them for the next boot (systemd units, SysV links): undo
+  // that, so the machine is as it was. Best effort; each tool may be missing.
   for (const pkg of packages) {
-    const files = await run('dpkg', ['-L', pkg]).catch(() => '');
-    for (const unit of files.split('\n').filter((f) => /\/systemd\/system\/[^/@]+\.service$/.test(f))) {
+    const files = (await run('dpkg', ['-L', pkg]).catch(() => '')).split('\n');
+    for (const unit of files.filter((f) => /\/systemd\/system\/[^/@]+\.service$/.test(f))) {
       const name = unit.slice(unit.lastIndexOf('/') + 1);
-      await run('systemctl', ['disable', '--now', name]).then(
-        () => log(`${name}: disabled (apt-get enabled it)`),
-        () => undefined, // no systemd here (a container, a chroot): nothing starts it at boot either
-      );
+      // Without a running systemd (a container, a chroot) systemctl fails: remove the links it would.
+      await run('systemctl', ['disable', '--now', name])
+        .catch(() => removeSystemdLinks(name))
+        .then(
+          () => log(`${name}: disabled (apt-get enables it on install)`),
+          () => undefined,
+        );
     }
+    for (const script of files.filter((f) => /^\/etc\/init\.d\/[^/]+$/.test(f))) {
+      await run('update-rc.d', [script.slice('/etc/init.d/'.length), 'disable']).catch(() => undefined);
+    }
+  }
+}
+
+/** What `systemctl disable` does offline: removes the unit's links from /etc/systemd/system/*.wants. */
+function removeSystemdLinks(unit: string): void {
+  const etc = '/etc/systemd/system';
+  if (!existsSync(etc)) return;
+  for (const wants of readdirSync(etc).filter((d) => d.endsWith('.wants'))) {
+    const link = join(etc, wants, unit);
+    if (lstatSync(link, { throwIfNoEntry: false })?.isSymbolicLink()) rmSync(link);
   }
 }
 
