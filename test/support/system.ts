@@ -45,7 +45,13 @@ export async function startTestSystem(env: Record<string, string> = {}): Promise
     DATABASE_URL: databaseUrl,
     NAMESPACE: namespace,
   };
-  const config = loadConfig(baseEnv);
+  let config: Config;
+  try {
+    config = loadConfig(baseEnv);
+  } catch (err) {
+    await dropDatabase(databaseUrl).catch(() => undefined);
+    throw err;
+  }
   const cleanUp = async () => {
     await deleteNamespace(namespace, config); // after the app: nothing recreates what it removes
     await dropDatabase(databaseUrl);
