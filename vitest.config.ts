@@ -23,6 +23,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts', 'src/**/*.test.ts', 'bench/**/*.test.ts'],
     globalSetup: ['test/global-setup.ts'],
+    setupFiles: ['test/support/failure-logs.ts'],
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 60_000,

@@ -300,7 +300,9 @@ async function main(): Promise<void> {
         ? 'closing connections (the running system keeps the users and events the benchmark added)'
         : 'cleaning up (processes, streams, keys, database)…',
     );
+    const cleanupStart = performance.now();
     await cleanup();
+    progress.log(`cleaned up in ${((performance.now() - cleanupStart) / 1000).toFixed(1)} s`);
   }
 }
 

@@ -65,7 +65,8 @@ export function spawnNode(
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
-      const done = await Promise.race([exited.then(() => true), sleep(15_000).then(() => false)]);
+      // Unref'd: the child's handle keeps the process alive meanwhile, and a pending 15 s timer must not.
+      const done = await Promise.race([exited.then(() => true), sleep(15_000, false, { ref: false })]);
       if (!done) {
         child.kill('SIGKILL');
         await exited;

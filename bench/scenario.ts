@@ -861,8 +861,9 @@ export async function runOnce(ctx: Ctx, run: number): Promise<RunResult> {
           while (next < httpUsers.length) await sendHttp(httpUsers[next++]!, client);
         }),
       );
-      await Promise.race([attempts.allDecided, sleep(p.decideTimeoutS * 1000)]);
-      await Promise.race([httpDone, sleep(1000)]);
+      // Unref'd: a pending timer would keep the process alive for the rest of decide-timeout after the report.
+      await Promise.race([attempts.allDecided, sleep(p.decideTimeoutS * 1000, undefined, { ref: false })]);
+      await Promise.race([httpDone, sleep(1000, undefined, { ref: false })]);
     });
     clearInterval(progressTimer);
     const burstTimeline = timeline.stop();
@@ -1014,7 +1015,7 @@ export async function runOnce(ctx: Ctx, run: number): Promise<RunResult> {
         fire,
         onProgress: (f) => progress.update(f, `${group(attempts.decided)}/${group(total)} decided`),
       });
-      await Promise.race([attempts.allDecided, sleep(p.decideTimeoutS * 1000)]);
+      await Promise.race([attempts.allDecided, sleep(p.decideTimeoutS * 1000, undefined, { ref: false })]);
       return loop.maxLagMs;
     });
     const rampTimeline = timeline.stop();

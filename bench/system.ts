@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { dropDatabase } from '../src/infra/database.js';
-import { deleteNamespace } from '../src/infra/namespace.js';
+import { createScratchDatabase, dropDatabase } from '../src/infra/database.js';
+import { deleteNamespace, scratchNamespace } from '../src/infra/namespace.js';
 import { freePort, pidsByName, spawnNode, waitReady, type Child, type Watched } from './processes.js';
 import { parsePrometheus } from './stats.js';
 
@@ -72,10 +72,9 @@ function infraWatched(): Watched[] {
 }
 
 export async function startSystem(opts: StartOptions): Promise<SystemUnderTest> {
-  const namespace = `bench_${randomBytes(4).toString('hex')}`;
-  const db = new URL(opts.databaseUrl);
-  db.pathname = `/${namespace}`;
-  const databaseUrl = db.toString();
+  // Made here, not by the first worker, so that cleanup may drop them (see dropDatabase).
+  const namespace = scratchNamespace('bench');
+  const databaseUrl = await createScratchDatabase(opts.databaseUrl, namespace);
   const jwtSecret = randomBytes(32).toString('hex');
   const main = fileURLToPath(new URL('../src/main.js', import.meta.url));
   const env = (role: string, migrate: boolean): Record<string, string> => ({
@@ -107,7 +106,7 @@ export async function startSystem(opts: StartOptions): Promise<SystemUnderTest> 
     await dropDatabase(databaseUrl).catch(() => undefined);
   };
   try {
-    // The first process creates the database and applies the migrations; the others start after it.
+    // The first process applies the migrations; the others start after it.
     const first = await spawnApp('worker-1', 'worker', true);
     children.push(first);
     await waitReady(first);

@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startApp, type App } from '../src/app.js';
 import { ConfigError, loadConfig, type Config } from '../src/config.js';
+import { StartupError } from '../src/errors.js';
 import { ensureLocalServices, urlsFromEnv, type LocalServices } from './local-services.js';
 import { DEFAULT_ADMIN_EMAIL, seedDemoData, type SeedSummary } from './seed.js';
 
@@ -55,22 +56,38 @@ function printBanner(config: Config, app: App, seed: SeedSummary): void {
 }
 
 async function main(): Promise<void> {
-  let config: Config;
   const env = demoEnv();
-  try {
-    config = loadConfig(env);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(2);
+  const configOrExit = (e: Record<string, string | undefined>): Config => {
+    try {
+      return loadConfig(e);
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        console.error(err.message);
+        process.exit(2);
+      }
+      throw err;
     }
-    throw err;
-  }
+  };
+  configOrExit(env); // a bad variable is reported before anything is installed or started
 
-  const services: LocalServices = await ensureLocalServices({
-    ...urlsFromEnv(env),
-    dataDir: join(repoRoot(), '.data'),
-    log: (msg) => console.log(`[local-services] ${msg}`),
+  let services: LocalServices;
+  try {
+    services = await ensureLocalServices({
+      ...urlsFromEnv(env),
+      dataDir: join(repoRoot(), '.data'),
+      log: (msg) => console.log(`[local-services] ${msg}`),
+    });
+  } catch (err) {
+    // Its messages name the service, the problem and the fix; a stack would bury them.
+    console.error(`[local-services] ${err instanceof Error ? err.message : String(err)}`);
+    process.exit(1);
+  }
+  // A service of our own on another port (the one at the URL could not serve) is the one to use.
+  const config = configOrExit({
+    ...env,
+    DATABASE_URL: services.urls.databaseUrl,
+    REDIS_URL: services.urls.redisUrl,
+    NATS_URL: services.urls.natsUrl,
   });
 
   let app: App | undefined;
@@ -108,6 +125,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  console.error(err instanceof Error ? (err.stack ?? err.message) : err);
+  // A start-up problem (a service that cannot serve) is told in its message; the stack adds nothing.
+  console.error(err instanceof StartupError ? err.message : err instanceof Error ? (err.stack ?? err.message) : err);
   process.exit(1);
 });

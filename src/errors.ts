@@ -56,3 +56,11 @@ export class BadInputError extends errorClass(ErrorCode.BAD_USER_INPUT, 'Invalid
     return new BadInputError(`${field}: ${message}`, { field });
   }
 }
+
+/**
+ * Not part of the API: the process cannot start because of something the operator must fix (a
+ * dependency that answers but cannot serve). Entry points print its message alone, no stack.
+ */
+export class StartupError extends Error {
+  override readonly name = 'StartupError';
+}

@@ -1,40 +1,13 @@
-import { startApp } from './app.js';
-import { ConfigError, loadConfig } from './config.js';
-import { createLogger } from './logger.js';
+/**
+ * Process entry point: `ROLE=gateway|worker|all node dist/src/main.js` (npm start, npm run
+ * start:gateway, npm run start:worker). It checks the Node version before anything else loads:
+ * the real program (run-role.ts) pulls native addons that crash on another Node.
+ */
+import { nodeVersionProblem } from './node-version.js';
 
-/** Process entry point: `ROLE=gateway|worker|all node dist/src/main.js`. */
-async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(2);
-    }
-    throw err;
-  }
-  const log = createLogger(config.logLevel, { role: config.role });
-  const app = await startApp(config, log);
-
-  let signals = 0;
-  const shutdown = (signal: string) => {
-    signals += 1;
-    if (signals > 1) process.exit(1); // a second signal means "now"
-    log.info({ signal }, 'shutting down');
-    app.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
-}
-
-main().catch((err: unknown) => {
-  console.error(err);
+const problem = nodeVersionProblem(process.versions.node);
+if (problem) {
+  console.error(problem);
   process.exit(1);
-});
+}
+await import('./run-role.js');

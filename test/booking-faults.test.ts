@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BookingRegistry } from '../src/infra/booking-registry.js';
+import { urlsFromEnv } from '../scripts/local-services.js';
 import { BookingDecider } from '../src/services/booking-decider.js';
 import { startBookingWorker } from '../src/workers/booking.worker.js';
 import {
@@ -233,21 +234,22 @@ describe('several gateways and workers', () => {
 });
 
 describe('a dependency that is down', () => {
+  const real = urlsFromEnv();
   let sys: TestSystem;
   const proxies: Record<'postgres' | 'redis' | 'nats', TcpProxy> = {
-    postgres: TcpProxy.forUrl(process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/x'),
-    redis: TcpProxy.forUrl(process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379'),
-    nats: TcpProxy.forUrl(process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222'),
+    postgres: TcpProxy.forUrl(real.databaseUrl),
+    redis: TcpProxy.forUrl(real.redisUrl),
+    nats: TcpProxy.forUrl(real.natsUrl),
   };
   let admin: string;
 
   beforeAll(async () => {
     await Promise.all(Object.values(proxies).map((p) => p.start()));
-    const base = new URL(process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/ticketing');
+    // DATABASE_URL names the server behind the proxy; the system makes (and drops) its own database.
     sys = await startTestSystem({
-      DATABASE_URL: proxies.postgres.rewrite(base.toString()),
-      REDIS_URL: proxies.redis.rewrite(process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379'),
-      NATS_URL: proxies.nats.rewrite(process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222'),
+      DATABASE_URL: proxies.postgres.rewrite(real.databaseUrl),
+      REDIS_URL: proxies.redis.rewrite(real.redisUrl),
+      NATS_URL: proxies.nats.rewrite(real.natsUrl),
       BOOKING_WAIT_MS: '5000',
     });
     admin = (await signUp(sys, ADMIN_EMAIL)).token;

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { urlsFromEnv } from '../scripts/local-services.js';
 import {
   BookTicketDocument,
   BookingDocument,
@@ -15,7 +16,7 @@ import {
   SimulatePaymentDocument,
 } from './generated/graphql.js';
 import { ADMIN_EMAIL, createEvent, signUp } from './support/fixtures.js';
-import { gql, gqlOk, startTestSystem, uniqueName, type GraphqlResponse, type TestSystem } from './support/system.js';
+import { gql, gqlOk, startTestSystem, type GraphqlResponse, type TestSystem } from './support/system.js';
 import { TcpProxy } from './support/tcp-proxy.js';
 
 /** Every error code of an answer; an answer without errors is a success. */
@@ -32,11 +33,10 @@ describe('Postgres cut off from a running gateway', () => {
   let bookingId: string;
 
   beforeAll(async () => {
-    const configured = new URL(process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/ticketing');
-    proxy = await TcpProxy.forUrl(configured.toString()).start();
-    const url = new URL(proxy.rewrite(configured.toString()));
-    url.pathname = `/${uniqueName('outage')}`;
-    sys = await startTestSystem({ DATABASE_URL: url.toString(), BOOKING_WAIT_MS: '5000' });
+    const configured = urlsFromEnv().databaseUrl;
+    proxy = await TcpProxy.forUrl(configured).start();
+    // The test system names its own database on the server the URL points at (here: the proxy).
+    sys = await startTestSystem({ DATABASE_URL: proxy.rewrite(configured), BOOKING_WAIT_MS: '5000' });
     const admin = (await signUp(sys, ADMIN_EMAIL)).token;
     buyer = (await signUp(sys)).token;
     eventId = (await createEvent(sys, admin, { ticketsTotal: 10 })).id;
@@ -63,7 +63,12 @@ describe('Postgres cut off from a running gateway', () => {
       me: await gql(sys.url, MeDocument, {}, buyer),
       events: await gql(sys.url, EventsDocument, { query: 'nothing cached', first: 3 }),
       event: await gql(sys.url, EventDocument, { id: randomUUID() }),
-      registerDevice: await gql(sys.url, RegisterDeviceDocument, { token: 'device-token-for-the-outage-test', platform: 'android' }, buyer),
+      registerDevice: await gql(
+        sys.url,
+        RegisterDeviceDocument,
+        { token: 'device-token-for-the-outage-test', platform: 'android' },
+        buyer,
+      ),
       bookTicket: await gql(sys.url, BookTicketDocument, { eventId, idempotencyKey: 'outage-1' }, buyer),
     };
     const internal = Object.entries(answers).filter(([, res]) => codes(res).includes('INTERNAL_SERVER_ERROR'));

@@ -1,17 +1,38 @@
+import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 // `.js` resolves to the .ts file under both NodeNext type-checking and vitest.
-import { ensureLocalServices, urlsFromEnv } from '../scripts/local-services.js';
+import { ensureLocalServices, urlsFromEnv, type LocalServices } from '../scripts/local-services.js';
+import { TEST_LOG_DIR } from './support/test-logs.js';
 
 /**
  * Runs once before all test files: makes sure Postgres, Redis and NATS answer at the configured
- * URLs, starting local instances (data in `<repo>/.data`) for the ones that do not. The returned
- * teardown stops only what was started here.
+ * URLs and can serve, starting local instances (data in `<repo>/.data`) for the ones that do not.
+ * The returned teardown stops only what was started here.
  */
 export default async function setup(): Promise<() => Promise<void>> {
-  const services = await ensureLocalServices({
-    ...urlsFromEnv(),
-    dataDir: fileURLToPath(new URL('../.data', import.meta.url)),
-    log: (msg) => console.log(`[local-services] ${msg}`),
-  });
+  const log = (msg: string) => console.log(`[local-services] ${msg}`);
+  const given = urlsFromEnv();
+  let services: LocalServices;
+  try {
+    services = await ensureLocalServices({
+      ...given,
+      dataDir: fileURLToPath(new URL('../.data', import.meta.url)),
+      log,
+    });
+  } catch (err) {
+    // Thrown, the error would follow vitest's "No test files found", which it is not about.
+    console.error(`\nThe tests cannot start: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  }
+  rmSync(TEST_LOG_DIR, { recursive: true, force: true }); // the last run's
+  // Test files run in child processes, which inherit this environment.
+  const variables = { databaseUrl: 'DATABASE_URL', redisUrl: 'REDIS_URL', natsUrl: 'NATS_URL' } as const;
+  for (const [key, variable] of Object.entries(variables) as [keyof typeof variables, string][]) {
+    if (services.urls[key] !== given[key]) {
+      process.env[variable] = services.urls[key];
+      log(`the tests use ${variable}=${services.urls[key]}`);
+    }
+  }
+  console.log(`[tests] test systems log to ${TEST_LOG_DIR} (shown here only for a failed test)`);
   return () => services.stop();
 }

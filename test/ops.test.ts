@@ -6,7 +6,7 @@ import { urlsFromEnv } from '../scripts/local-services.js';
 import { pino } from 'pino';
 import { startApp, type App } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
-import { eventually, startTestSystem, uniqueName, wsClient, wsRequest, type TestSystem } from './support/system.js';
+import { eventually, startTestSystem, wsClient, wsRequest, type TestSystem } from './support/system.js';
 import { TcpProxy } from './support/tcp-proxy.js';
 
 /**
@@ -24,11 +24,9 @@ let base: string;
 
 beforeAll(async () => {
   await Promise.all(Object.values(proxies).map((p) => p.start()));
-  // A database of its own, reached through the proxy (the system drops it at the end).
-  const database = new URL(real.databaseUrl);
-  database.pathname = `/${uniqueName('ops')}`;
+  // The system makes its own database on the server behind the proxy (and drops it at the end).
   sys = await startTestSystem({
-    DATABASE_URL: proxies.postgres.rewrite(database.toString()),
+    DATABASE_URL: proxies.postgres.rewrite(real.databaseUrl),
     REDIS_URL: proxies.redis.rewrite(real.redisUrl),
     NATS_URL: proxies.nats.rewrite(real.natsUrl),
   });

@@ -17,7 +17,7 @@ import {
 } from './generated/graphql.js';
 import { ADMIN_EMAIL, createEvent, eventInput, signUp } from './support/fixtures.js';
 import { urlsFromEnv } from '../scripts/local-services.js';
-import { errorCode, eventually, gql, gqlOk, startTestSystem, uniqueName, type TestSystem } from './support/system.js';
+import { errorCode, eventually, gql, gqlOk, startTestSystem, type TestSystem } from './support/system.js';
 import { TcpProxy } from './support/tcp-proxy.js';
 
 const PER_ADDRESS = 30;
@@ -226,9 +226,8 @@ describe('a session check while Postgres is down', () => {
   it('answers UNAVAILABLE to a privileged operation, and lets it through once Postgres is back', async () => {
     const real = urlsFromEnv();
     const postgres = await TcpProxy.forUrl(real.databaseUrl).start();
-    const database = new URL(real.databaseUrl);
-    database.pathname = `/${uniqueName('sessions')}`;
-    const cut = await startTestSystem({ DATABASE_URL: postgres.rewrite(database.toString()) });
+    // The test system names its own database on the server the URL points at (here: the proxy).
+    const cut = await startTestSystem({ DATABASE_URL: postgres.rewrite(real.databaseUrl) });
     try {
       const { token } = await signUp(cut);
       postgres.down();

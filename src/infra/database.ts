@@ -98,10 +98,40 @@ export async function createDatabaseIfMissing(databaseUrl: string, log: Logger):
   });
 }
 
+/**
+ * Databases this process made with createScratchDatabase, by server and name: the only ones
+ * dropDatabase drops. A name pattern would not do: nothing stops a user from naming real data `t_…`.
+ */
+const scratchDatabases = new Set<string>();
+
+function scratchKey(databaseUrl: string): string {
+  const url = new URL(databaseUrl);
+  return `${url.hostname}:${url.port || '5432'}/${decodeURIComponent(url.pathname.slice(1))}`;
+}
+
+/**
+ * Creates the database `name` on the server `serverUrl` points at (its own database name is
+ * ignored) and returns its URL. A plain CREATE DATABASE: if the name is taken, it fails and the
+ * existing database is not recorded, so it can never be dropped by dropDatabase.
+ */
+export async function createScratchDatabase(serverUrl: string, name: string): Promise<string> {
+  const url = new URL(serverUrl);
+  url.pathname = `/${encodeURIComponent(name)}`;
+  await onServer(url.toString(), (client) => client.query(`create database ${quoteIdent(name)}`));
+  scratchDatabases.add(scratchKey(url.toString()));
+  return url.toString();
+}
+
+/** Drops a database this process made with createScratchDatabase; refuses any other. */
 export async function dropDatabase(databaseUrl: string): Promise<void> {
+  const key = scratchKey(databaseUrl);
+  if (!scratchDatabases.has(key)) {
+    throw new Error(`refusing to drop database ${key}: this process did not create it with createScratchDatabase`);
+  }
   await onServer(databaseUrl, (client, name) =>
     client.query(`drop database if exists ${quoteIdent(name)} with (force)`),
   );
+  scratchDatabases.delete(key);
 }
 
 /** Runs `work` on the server's maintenance database, with the name of the database `databaseUrl` names. */

@@ -1,15 +1,33 @@
+import { randomBytes } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect as connectNats } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
 import { natsNames } from './nats.js';
 
+/** Namespaces this process made with scratchNamespace: the only ones deleteNamespace deletes. */
+const scratchNamespaces = new Set<string>();
+
 /**
- * Removes a namespace's JetStream streams and Redis keys (SCAN, not KEYS: the server stays
- * responsive however many keys it holds), so a test or benchmark leaves the shared servers as it
- * found them. It opens its own connections; stop the app first, so nothing recreates a stream or
- * key behind it. Best effort: a server that is gone has nothing to clean, and a failure is skipped.
+ * A fresh random namespace (`<prefix>_<8 hex>`) for a test or benchmark run, recorded so that
+ * deleteNamespace may remove its streams and keys later.
+ */
+export function scratchNamespace(prefix: string): string {
+  const namespace = `${prefix}_${randomBytes(4).toString('hex')}`;
+  scratchNamespaces.add(namespace);
+  return namespace;
+}
+
+/**
+ * Removes the JetStream streams and Redis keys of a namespace made by scratchNamespace (SCAN,
+ * not KEYS: the server stays responsive however many keys it holds), so a test or benchmark
+ * leaves the shared servers as it found them; refuses any other namespace. It opens its own
+ * connections; stop the app first, so nothing recreates a stream or key behind it. Best effort:
+ * a server that is gone has nothing to clean, and a failure is skipped.
  */
 export async function deleteNamespace(namespace: string, urls: { natsUrl: string; redisUrl: string }): Promise<void> {
+  if (!scratchNamespaces.has(namespace)) {
+    throw new Error(`refusing to delete namespace ${namespace}: this process did not make it with scratchNamespace`);
+  }
   try {
     const nc = await connectNats({ servers: urls.natsUrl });
     try {

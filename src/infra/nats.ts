@@ -9,6 +9,7 @@ import {
   type JetStreamManager,
   type StreamConfig,
 } from '@nats-io/jetstream';
+import { StartupError } from '../errors.js';
 import type { Logger } from '../logger.js';
 
 /**
@@ -70,7 +71,19 @@ export async function openNats(url: string, namespace: string, log: Logger): Pro
         log.warn({ nats: s.type }, 'nats status');
     }
   })();
-  const jsm = await jetstreamManager(nc);
+  let jsm: JetStreamManager;
+  try {
+    jsm = await jetstreamManager(nc);
+  } catch (err) {
+    // The class is not exported by @nats-io/jetstream; its name is set for this check.
+    if (!(err instanceof Error && err.name === 'JetStreamNotEnabled')) throw err;
+    await nc.close();
+    throw new StartupError(
+      `NATS at ${url} has JetStream off, and the booking pipeline keeps its work in JetStream streams. ` +
+        "Run nats-server with -js (Debian's nats-server package starts it without), or point NATS_URL at one that has it.",
+      { cause: err },
+    );
+  }
   const names = natsNames(namespace);
   await ensureStreams(jsm, names);
   return {

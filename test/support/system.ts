@@ -4,9 +4,11 @@ import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { createClient, type Client } from 'graphql-ws';
 import { startApp, type App } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
-import { dropDatabase } from '../../src/infra/database.js';
-import { deleteNamespace } from '../../src/infra/namespace.js';
+import { urlsFromEnv } from '../../scripts/local-services.js';
+import { createScratchDatabase, dropDatabase } from '../../src/infra/database.js';
+import { deleteNamespace, scratchNamespace } from '../../src/infra/namespace.js';
 import { createLogger } from '../../src/logger.js';
+import { testLogDestination } from './test-logs.js';
 
 /**
  * One isolated copy of the system for one test file: its own database, Redis key prefix and NATS
@@ -22,22 +24,21 @@ export interface TestSystem {
   stop(): Promise<void>;
 }
 
-export function uniqueName(prefix: string): string {
-  return `${prefix}_${randomBytes(4).toString('hex')}`;
-}
-
+/**
+ * `env` is added to the process environment. DATABASE_URL (there or in `env`) names only the
+ * server: the system always makes a database and a namespace of its own, and stop() drops those
+ * and nothing else, whatever the URLs say.
+ */
 export async function startTestSystem(env: Record<string, string> = {}): Promise<TestSystem> {
-  const namespace = uniqueName('t');
-  const base = new URL(process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/ticketing');
-  base.pathname = `/${namespace}`;
+  const namespace = scratchNamespace('t');
+  const databaseUrl = await createScratchDatabase(env['DATABASE_URL'] ?? urlsFromEnv().databaseUrl, namespace);
   const baseEnv: Record<string, string | undefined> = {
     ...process.env,
     NODE_ENV: 'test',
     PORT: '0',
     ROLE: 'all',
-    LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'warn',
-    DATABASE_URL: base.toString(),
-    NAMESPACE: namespace,
+    // To a file (see test-logs.ts), so the whole story is there when a test fails.
+    LOG_LEVEL: process.env['LOG_LEVEL'] ?? 'info',
     JWT_SECRET: randomBytes(32).toString('hex'),
     ADMIN_EMAILS: 'admin@example.test',
     // Every test client is 127.0.0.1: sign-in and sign-up throttling is off unless a test sets it.
@@ -47,9 +48,27 @@ export async function startTestSystem(env: Record<string, string> = {}): Promise
     // Every test client connects from 127.0.0.1; tests of the cap set their own.
     WS_MAX_SOCKETS_PER_ADDRESS: '10000',
     ...env,
+    DATABASE_URL: databaseUrl,
+    NAMESPACE: namespace,
   };
-  const config = loadConfig(baseEnv);
-  const app = await startApp(config, createLogger(config.logLevel, { test: namespace }));
+  let config: Config;
+  try {
+    config = loadConfig(baseEnv);
+  } catch (err) {
+    await dropDatabase(databaseUrl).catch(() => undefined);
+    throw err;
+  }
+  const cleanUp = async () => {
+    await deleteNamespace(namespace, config); // after the app: nothing recreates what it removes
+    await dropDatabase(databaseUrl);
+  };
+  let app: App;
+  try {
+    app = await startApp(config, createLogger(config.logLevel, { test: namespace }, testLogDestination(namespace)));
+  } catch (err) {
+    await cleanUp().catch(() => undefined); // the start-up error is the one worth reporting
+    throw err;
+  }
   const extra: App[] = [];
   return {
     config,
@@ -58,15 +77,17 @@ export async function startTestSystem(env: Record<string, string> = {}): Promise
     wsUrl: `ws://127.0.0.1:${app.port}/graphql`,
     async startInstance(more = {}) {
       const cfg = loadConfig({ ...baseEnv, MIGRATE_ON_START: 'false', ...more });
-      const instance = await startApp(cfg, createLogger(cfg.logLevel, { test: namespace, instance: extra.length + 1 }));
+      const instance = await startApp(
+        cfg,
+        createLogger(cfg.logLevel, { test: namespace, instance: extra.length + 1 }, testLogDestination(namespace)),
+      );
       extra.push(instance);
       return instance;
     },
     async stop() {
       await Promise.all(extra.map((a) => a.stop()));
       await app.stop(); // memoized, so this is fine when the test has already stopped the app
-      await deleteNamespace(config.namespace, config); // after the app: nothing recreates what it removes
-      await dropDatabase(config.databaseUrl);
+      await cleanUp();
     },
   };
 }
