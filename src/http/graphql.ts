@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse, Server as HttpServer } from 'node:http';
 import { ApolloServer, HeaderMap, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
+import { ApolloServerErrorCode } from '@apollo/server/errors';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
@@ -89,7 +90,7 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
 
   const apollo = new ApolloServer<RequestContext & BaseContext>({
     schema: opts.schema,
-    plugins: armorPlugins,
+    plugins: [...armorPlugins, subscriptionsOverWebSocketOnly],
     validationRules: armor.validationRules,
     allowBatchedHttpRequests: false,
     parseOptions: { maxTokens: LIMITS.maxTokens },
@@ -269,6 +270,22 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
     },
   };
 }
+
+/**
+ * graphql-js would execute a subscription sent over HTTP like a query: its resolvers would run with
+ * no event to resolve (an internal error). The compiled path never takes one, so this covers HTTP.
+ */
+const subscriptionsOverWebSocketOnly: ApolloServerPlugin<RequestContext> = {
+  requestDidStart: async () => ({
+    didResolveOperation: async ({ operation }) => {
+      if (operation?.operation === 'subscription') {
+        throw new GraphQLError('Subscriptions run over WebSocket (graphql-ws), not HTTP', {
+          extensions: { code: ApolloServerErrorCode.BAD_REQUEST, http: { status: 400 } },
+        });
+      }
+    },
+  }),
+};
 
 function authenticateHttp(opts: GraphqlOptions, req: IncomingMessage): AuthUser | null {
   try {

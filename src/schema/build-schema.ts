@@ -8,6 +8,7 @@ import { EventResolver } from '../resolvers/event.resolver.js';
 import { NotificationResolver } from '../resolvers/notification.resolver.js';
 import { OrderResolver } from '../resolvers/order.resolver.js';
 import { PaymentResolver } from '../resolvers/payment.resolver.js';
+import { guardArguments } from './argument-guard.js';
 import type { Services } from '../services/index.js';
 
 /** `@Authorized()` needs a signed-in user; `@Authorized(role)` that role too. */
@@ -57,10 +58,11 @@ const NO_TOPICS: PubSub = {
  * default resolver, which graphql-jit compiles to a property read, instead of a type-graphql
  * wrapper per field per request (about a quarter of an event page's cost). Fields that need
  * arguments, auth or loading are `@FieldResolver`s in `src/resolvers`, which this does not affect.
+ * Every text argument is checked before its resolver runs (guardArguments).
  */
-export function buildAppSchema(services?: Services): Promise<GraphQLSchema> {
+export async function buildAppSchema(services?: Services): Promise<GraphQLSchema> {
   const instances = new Map<unknown, unknown>(services ? createResolvers(services).map((r) => [r.constructor, r]) : []);
-  return buildSchema({
+  const schema = await buildSchema({
     resolvers: [...RESOLVER_CLASSES],
     container: {
       get: (cls: unknown) => {
@@ -72,4 +74,5 @@ export function buildAppSchema(services?: Services): Promise<GraphQLSchema> {
     pubSub: NO_TOPICS,
     validate: false,
   });
+  return guardArguments(schema);
 }

@@ -139,7 +139,7 @@ export class EventService {
     const params: unknown[] = [query, query];
     let keyset = 'true';
     if (after) {
-      const [rank, startsAt, id] = decodeCursor(SEARCH_CURSOR, after, 3);
+      const [rank, startsAt, id] = decodeCursor(SEARCH_CURSOR, after, ['real', 'timestamp', 'uuid']);
       keyset = `(m.rank < ?::real or (m.rank = ?::real and (m.starts_at > ?::timestamptz or (m.starts_at = ?::timestamptz and m.id > ?::uuid))))`;
       params.push(rank, rank, startsAt, startsAt, id);
     }
@@ -166,7 +166,7 @@ export class EventService {
     const params: unknown[] = [];
     let keyset = 'true';
     if (after) {
-      const [startsAt, id] = decodeCursor(UPCOMING_CURSOR, after, 2);
+      const [startsAt, id] = decodeCursor(UPCOMING_CURSOR, after, ['timestamp', 'uuid']);
       keyset = `(e.starts_at, e.id) > (?::timestamptz, ?::uuid)`;
       params.push(startsAt, id);
     }

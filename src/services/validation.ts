@@ -16,3 +16,23 @@ function fail(problems: { field: string; message: string }[]): never {
   const message = problems.map((p) => `${p.field}: ${p.message}`).join('; ');
   throw new BadInputError(message, { field: problems[0]?.field, fields: problems });
 }
+
+// C0 controls, DEL and C1 controls: never meant for a person to read, and NUL is refused by Postgres
+// (a bad row in a batch) and by NATS headers. Tab, line feed and carriage return are the exception
+// in multi-line text.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+const CONTROL_BUT_LINE_BREAKS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/;
+
+/**
+ * Why a text value is refused, or null when it is fine: a control character, or an unpaired
+ * UTF-16 surrogate (not text at all: it cannot be encoded as UTF-8 for Postgres, Redis or NATS).
+ */
+export function textProblem(value: string, opts: { multiline?: boolean } = {}): string | null {
+  if ((opts.multiline ? CONTROL_BUT_LINE_BREAKS : CONTROL).test(value)) {
+    return opts.multiline
+      ? 'must not contain control characters other than tab and line breaks'
+      : 'must not contain control characters';
+  }
+  if (!value.isWellFormed()) return 'must not contain unpaired surrogates';
+  return null;
+}
