@@ -257,6 +257,20 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
         },
         wss,
       );
+      // graphql-ws logs every socket error with its stack as an internal error, yet ws raises most
+      // of them for what the client sent (a message over maxPayload, invalid UTF-8, a bad frame),
+      // and closes the socket itself with the matching code. That is the client's mistake, not ours.
+      wss.on('connection', (socket) => {
+        socket.removeAllListeners('error');
+        socket.on('error', (err: Error & { code?: string }) => {
+          if (err.code?.startsWith('WS_ERR_')) {
+            opts.log.debug({ code: err.code }, 'WebSocket closed: the client broke the protocol');
+            return;
+          }
+          opts.log.error({ err }, 'WebSocket socket error');
+          socket.close(1011, 'Internal server error');
+        });
+      });
       wsCleanup = async () => {
         await serverCleanup.dispose();
         await new Promise<void>((resolve) => wss.close(() => resolve()));
