@@ -224,7 +224,7 @@ function literal(value: unknown, type: GraphQLInputType): string {
       (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
     );
   }
-  return String(value);
+  return typeof value === 'number' || typeof value === 'boolean' ? String(value) : JSON.stringify(value);
 }
 
 function selectionOf(operation: GraphQLField<unknown, unknown>): string {
@@ -336,16 +336,16 @@ function overWs(
   silentAfterMs?: number,
 ): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    let stop: (() => void) | undefined;
+    const subscription: { stop?: () => void } = {};
     const finish = (answer: Answer) => {
       clearTimeout(timer);
-      stop?.();
+      subscription.stop?.();
       resolve(answer);
     };
     const timer = silentAfterMs
       ? setTimeout(() => finish({ status: 200, errors: [], silent: true }), silentAfterMs)
       : setTimeout(() => reject(new Error(`no answer over graphql-ws to ${request.query}`)), 10_000);
-    stop = client.subscribe(request, {
+    subscription.stop = client.subscribe(request, {
       next: (msg) => finish({ status: 200, errors: (msg.errors ?? []) as Answer['errors'] }),
       error: (err) => {
         // graphql-ws hands operation errors as an array; a closed socket as a CloseEvent.
@@ -450,7 +450,7 @@ describe('hostile input', () => {
       );
       await pooled(tasks, 6);
     } finally {
-      await Promise.all(Object.values(sockets).map((s) => s.dispose()));
+      for (const socket of Object.values(sockets)) await socket.dispose();
     }
     expect(failures.slice(0, 40), `${failures.length} of ${sent} answers`).toEqual([]);
     expect(await internalErrors(), 'unexpected errors logged').toBe(internalBefore);

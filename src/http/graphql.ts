@@ -8,6 +8,7 @@ import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
 import {
   GraphQLError,
   NoSchemaIntrospectionCustomRule,
+  OperationTypeNode,
   execute,
   specifiedRules,
   type ExecutionArgs,
@@ -292,7 +293,7 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
 const subscriptionsOverWebSocketOnly: ApolloServerPlugin<RequestContext> = {
   requestDidStart: async () => ({
     didResolveOperation: async ({ operation }) => {
-      if (operation?.operation === 'subscription') {
+      if (operation?.operation === OperationTypeNode.SUBSCRIPTION) {
         throw new GraphQLError('Subscriptions run over WebSocket (graphql-ws), not HTTP', {
           extensions: { code: ApolloServerErrorCode.BAD_REQUEST, http: { status: 400 } },
         });

@@ -17,15 +17,18 @@ function fail(problems: { field: string; message: string }[]): never {
   throw new BadInputError(message, { field: problems[0]?.field, fields: problems });
 }
 
-// C0 controls, DEL and C1 controls: never meant for a person to read, and NUL is refused by Postgres
-// (a bad row in a batch) and by NATS headers. Tab, line feed and carriage return are the exception
-// in multi-line text.
+// C0 controls, DEL and C1 controls: never meant for a person to read, they forge log lines and
+// terminal output, and Postgres refuses NUL in text (one such row fails its whole batch). Tab, line
+// feed and carriage return are the exception in multi-line text. (Matching them is the point here.)
+// eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+// eslint-disable-next-line no-control-regex
 const CONTROL_BUT_LINE_BREAKS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]/;
 
 /**
  * Why a text value is refused, or null when it is fine: a control character, or an unpaired
- * UTF-16 surrogate (not text at all: it cannot be encoded as UTF-8 for Postgres, Redis or NATS).
+ * UTF-16 surrogate (not text: UTF-8 cannot hold it, so Postgres, Redis and NATS would each get U+FFFD
+ * instead and disagree with the gateway about the value).
  */
 export function textProblem(value: string, opts: { multiline?: boolean } = {}): string | null {
   if ((opts.multiline ? CONTROL_BUT_LINE_BREAKS : CONTROL).test(value)) {
