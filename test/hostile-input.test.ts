@@ -385,7 +385,8 @@ function judge(c: Case, role: keyof typeof callers, path: string, answer: Answer
       ? null
       : `subscription over HTTP: ${JSON.stringify(answer)}`;
   }
-  if (c.expect === 'odd' || answer.refusedWhole) return null;
+  if (answer.refusedWhole) return `refused whole (${answer.status}), expected an answer`;
+  if (c.expect === 'odd') return null;
   if (answer.silent) return `accepted, expected BAD_USER_INPUT on ${c.slot.join('.')}`;
   const field = c.slot.join('.');
   const named = answer.errors.find(
@@ -424,14 +425,19 @@ describe('hostile input', () => {
     const failures: string[] = [];
     let sent = 0;
     try {
-      // Every path and caller with variables; literals (coerced by the same code on every path) by the buyer.
-      const variants = (['anonymous', 'buyer', 'admin'] as const).flatMap((role) =>
+      // Values that must be refused: every path and caller with variables, and literals (coerced by
+      // the same code on every path) from the buyer. Odd values, which reach the services (and
+      // argon2 for signIn and signUp, most of this test's time): fewer combinations.
+      const every = (['anonymous', 'buyer', 'admin'] as const).flatMap((role) =>
         ([false, true] as const)
           .filter((inline) => !inline || role === 'buyer')
           .flatMap((inline) => (['compiled', 'apollo', 'ws'] as const).map((path) => ({ role, inline, path }))),
       );
+      const some = every.filter(({ role, inline, path }) =>
+        role === 'buyer' ? !inline || path === 'compiled' : (role === 'anonymous') === (path === 'compiled'),
+      );
       const tasks = cases.flatMap((c) =>
-        variants.map(({ role, inline, path }) => async () => {
+        (c.expect === 'odd' ? some : every).map(({ role, inline, path }) => async () => {
           const args = spoil(BASELINES[c.operation.name]!(fixtures), c.slot, c.value);
           const request = documentOf(c, args, inline);
           const subscription = c.root === schema.getSubscriptionType();
