@@ -1,4 +1,5 @@
 import { BadInputError } from '../errors.js';
+import { isUuid } from './validation.js';
 
 /**
  * Opaque keyset cursors: the sort key of the last row seen, base64url-encoded. Keyset (not offset)
@@ -35,7 +36,6 @@ export function decodeCursor(kind: string, cursor: string, parts: readonly Curso
 
 // Postgres' ISO output of a timestamptz (`timestamptz::text`), e.g. `2026-06-01 12:00:00.123456+00`.
 const TIMESTAMP = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(\.\d{1,6})?[+-]\d{2}(:\d{2}){0,2}$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const DECIMAL = /^-?(\d+(\.\d*)?|\.\d+)(e[+-]?\d+)?$/i;
 // The range of a Postgres `real` (float4): outside it the cast fails.
 const REAL_MIN = 1.2e-38;
@@ -45,7 +45,7 @@ function isPart(part: CursorPart, value: unknown): boolean {
   if (typeof value !== 'string') return false;
   switch (part) {
     case 'uuid':
-      return UUID.test(value);
+      return isUuid(value);
     case 'timestamp': {
       const m = TIMESTAMP.exec(value);
       if (!m) return false;

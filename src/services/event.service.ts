@@ -8,7 +8,7 @@ import { NotFoundError } from '../errors.js';
 import { decodeCursor, encodeCursor, pageSize, type Page } from './cursor.js';
 import type { EventCatalog } from './event-catalog.js';
 import type { LiveStock } from './live-stock.js';
-import { parseInput } from './validation.js';
+import { isUuid, parseInput } from './validation.js';
 
 /** An event with its current number of available tickets. */
 export interface EventView {
@@ -204,7 +204,5 @@ export class EventService {
   }
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export function isUuid(value: string): boolean {
-  return UUID.test(value);
-}
+// The other services import it from here; it lives with the other input checks.
+export { isUuid } from './validation.js';

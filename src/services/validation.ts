@@ -17,6 +17,11 @@ function fail(problems: { field: string; message: string }[]): never {
   throw new BadInputError(message, { field: problems[0]?.field, fields: problems });
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
+}
+
 // C0 controls, DEL and C1 controls: never meant for a person to read, they forge log lines and
 // terminal output, and Postgres refuses NUL in text (one such row fails its whole batch). Tab, line
 // feed and carriage return are the exception in multi-line text. (Matching them is the point here.)
