@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse, Server as HttpServer } from 'node:http';
 import { ApolloServer, HeaderMap, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerErrorCode } from '@apollo/server/errors';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
 import { maxAliasesRule } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthRule } from '@escape.tech/graphql-armor-max-depth';
@@ -8,6 +9,7 @@ import { maxDirectivesRule } from '@escape.tech/graphql-armor-max-directives';
 import {
   GraphQLError,
   NoSchemaIntrospectionCustomRule,
+  OperationTypeNode,
   execute,
   specifiedRules,
   type ExecutionArgs,
@@ -127,6 +129,7 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
       ...armorPlugins,
       costLimitPlugin(opts.schema, LIMITS.maxCost),
       refuseUnacceptableBeforeRunning,
+      subscriptionsOverWebSocketOnly,
       ApolloServerPluginLandingPageDisabled(),
     ],
     validationRules: [...armor.validationRules, oneSignInOrSignUpRule],
@@ -332,6 +335,20 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
         },
         wss,
       );
+      // graphql-ws logs every socket error with its stack as an internal error, yet ws raises most
+      // of them for what the client sent (a message over maxPayload, invalid UTF-8, a bad frame),
+      // and closes the socket itself with the matching code. That is the client's mistake, not ours.
+      wss.on('connection', (socket) => {
+        socket.removeAllListeners('error');
+        socket.on('error', (err: Error & { code?: string }) => {
+          if (err.code?.startsWith('WS_ERR_')) {
+            opts.log.debug({ code: err.code }, 'WebSocket closed: the client broke the protocol');
+            return;
+          }
+          opts.log.error({ err }, 'WebSocket socket error');
+          socket.close(1011, 'Internal server error');
+        });
+      });
       wsCleanup = async () => {
         stopRevocations();
         await serverCleanup.dispose();
@@ -358,6 +375,22 @@ function sendGraphqlResult(res: ServerResponse, status: number, mediaType: strin
   res.writeHead(status, { 'content-type': mediaType, 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }
+
+/**
+ * graphql-js would execute a subscription sent over HTTP like a query: its resolvers would run with
+ * no event to resolve (an internal error). The compiled path never takes one, so this covers HTTP.
+ */
+const subscriptionsOverWebSocketOnly: ApolloServerPlugin<RequestContext> = {
+  requestDidStart: async () => ({
+    didResolveOperation: async ({ operation }) => {
+      if (operation?.operation === OperationTypeNode.SUBSCRIPTION) {
+        throw new GraphQLError('Subscriptions run over WebSocket (graphql-ws), not HTTP', {
+          extensions: { code: ApolloServerErrorCode.BAD_REQUEST, http: { status: 400 } },
+        });
+      }
+    },
+  }),
+};
 
 function authenticateHttp(opts: GraphqlOptions, req: IncomingMessage): AuthUser | null {
   try {

@@ -10,6 +10,7 @@ import { OrderResolver } from '../resolvers/order.resolver.js';
 import { PaymentResolver } from '../resolvers/payment.resolver.js';
 import { CurrentSession } from '../resolvers/current-session.middleware.js';
 import { SessionResolver } from '../resolvers/session.resolver.js';
+import { guardArguments } from './argument-guard.js';
 import type { Services } from '../services/index.js';
 import type { Sessions } from '../services/sessions.js';
 
@@ -73,10 +74,11 @@ const NO_TOPICS: PubSub = {
  * default resolver, which graphql-jit compiles to a property read, instead of a type-graphql
  * wrapper per field per request (about a quarter of an event page's cost). Fields that need
  * arguments, auth or loading are `@FieldResolver`s in `src/resolvers`, which this does not affect.
+ * Every text argument is checked before its resolver runs (guardArguments).
  */
-export function buildAppSchema(services?: Services): Promise<GraphQLSchema> {
+export async function buildAppSchema(services?: Services): Promise<GraphQLSchema> {
   const instances = new Map<unknown, unknown>(services ? createResolvers(services).map((r) => [r.constructor, r]) : []);
-  return buildSchema({
+  const schema = await buildSchema({
     resolvers: [...RESOLVER_CLASSES],
     container: {
       get: (cls: unknown) => {
@@ -88,4 +90,5 @@ export function buildAppSchema(services?: Services): Promise<GraphQLSchema> {
     pubSub: NO_TOPICS,
     validate: false,
   });
+  return guardArguments(schema);
 }

@@ -1,7 +1,8 @@
 import { DateTimeResolver } from 'graphql-scalars';
-import { ArgsType, Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
+import { ArgsType, Extensions, Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { EventStatus, eventStatus } from '../services/event-status.js';
 import type { EventView } from '../services/event.service.js';
+import { MULTILINE } from './argument-guard.js';
 import { PageInfo } from './page-info.type.js';
 
 registerEnumType(EventStatus, { name: 'EventStatus' });
@@ -72,6 +73,7 @@ export class CreateEventInput {
   title!: string;
 
   @Field(() => String)
+  @Extensions(MULTILINE)
   description!: string;
 
   @Field(() => String)

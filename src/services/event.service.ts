@@ -9,7 +9,7 @@ import { NotFoundError } from '../errors.js';
 import { decodeCursor, encodeCursor, pageSize, type Page } from './cursor.js';
 import type { EventCatalog } from './event-catalog.js';
 import type { LiveStock } from './live-stock.js';
-import { parseInput } from './validation.js';
+import { isUuid, parseInput } from './validation.js';
 
 /** An event with its current number of available tickets. */
 export interface EventView {
@@ -138,7 +138,7 @@ export class EventService {
     const params: unknown[] = [query, query];
     let keyset = 'true';
     if (after) {
-      const [rank, startsAt, id] = decodeCursor(SEARCH_CURSOR, after, 3);
+      const [rank, startsAt, id] = decodeCursor(SEARCH_CURSOR, after, ['real', 'timestamp', 'uuid']);
       keyset = `(m.rank < ?::real or (m.rank = ?::real and (m.starts_at > ?::timestamptz or (m.starts_at = ?::timestamptz and m.id > ?::uuid))))`;
       params.push(rank, rank, startsAt, startsAt, id);
     }
@@ -165,7 +165,7 @@ export class EventService {
     const params: unknown[] = [];
     let keyset = 'true';
     if (after) {
-      const [startsAt, id] = decodeCursor(UPCOMING_CURSOR, after, 2);
+      const [startsAt, id] = decodeCursor(UPCOMING_CURSOR, after, ['timestamp', 'uuid']);
       keyset = `(e.starts_at, e.id) > (?::timestamptz, ?::uuid)`;
       params.push(startsAt, id);
     }
@@ -203,7 +203,5 @@ export class EventService {
   }
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export function isUuid(value: string): boolean {
-  return UUID.test(value);
-}
+// The other services import it from here; it lives with the other input checks.
+export { isUuid } from './validation.js';

@@ -3,7 +3,7 @@ import { signedIn, type RequestContext } from '../context.js';
 import type { LiveBus } from '../infra/live-bus.js';
 import type { LiveTopics } from './live-topics.js';
 import { Notification, NotificationKind } from '../entities/notification.entity.js';
-import { BadInputError, NotFoundError } from '../errors.js';
+import { NotFoundError } from '../errors.js';
 import type { EntityManager } from '../infra/database.js';
 import { decodeCursor, encodeCursor, pageSize, type Page } from './cursor.js';
 import { isUuid } from './event.service.js';
@@ -14,8 +14,6 @@ import { parseInput } from './validation.js';
 
 const DEFAULT_PAGE_SIZE = 20;
 const INBOX_CURSOR = 'inbox';
-/** `timestamptz::text` as Postgres prints it, e.g. `2026-11-27 01:12:51.123456+00`. */
-const TIMESTAMP = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}(:\d{2}){0,2}$/;
 
 export const DevicePlatform = ['android', 'ios', 'web'] as const;
 
@@ -81,11 +79,7 @@ export class NotificationService {
     const params: unknown[] = [user.id, user.id];
     let keyset = 'true';
     if (args.after) {
-      const [createdAt, id] = decodeCursor(INBOX_CURSOR, args.after, 2);
-      // A forged cursor must not reach Postgres as a bad cast (an internal error); same answer as garbage.
-      if (!TIMESTAMP.test(createdAt!) || !isUuid(id!)) {
-        throw BadInputError.field('after', 'is not a cursor of this list');
-      }
+      const [createdAt, id] = decodeCursor(INBOX_CURSOR, args.after, ['timestamp', 'uuid']);
       keyset = '(n.created_at, n.id) < (?::timestamptz, ?::uuid)';
       params.push(createdAt, id);
     }

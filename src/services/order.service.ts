@@ -38,7 +38,7 @@ export class OrderService {
     const params: unknown[] = [userId];
     let keyset = 'true';
     if (args.after) {
-      const [createdAt, id] = decodeCursor(ORDERS_CURSOR, args.after, 2);
+      const [createdAt, id] = decodeCursor(ORDERS_CURSOR, args.after, ['timestamp', 'uuid']);
       keyset = '(o.created_at, o.id) < (?::timestamptz, ?::uuid)';
       params.push(createdAt, id);
     }
