@@ -32,3 +32,11 @@ describe('.env.example', () => {
     }
   });
 });
+
+describe("the README's configuration table", () => {
+  it('documents every variable of the configuration schema', () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const documented = new Set([...readme.matchAll(/^\| `([A-Z][A-Z0-9_]*)` +\|/gm)].map((m) => m[1]));
+    expect(ENV_VARIABLES.filter((name) => !documented.has(name))).toEqual([]);
+  });
+});
