@@ -24,8 +24,19 @@ const CANDIDATES = [MEDIA_TYPES.json, MEDIA_TYPES.graphqlResponseJson, MEDIA_TYP
  */
 export function responseMediaType(accept: string | undefined): string | null {
   if (!accept) return MEDIA_TYPES.json;
-  return new Negotiator({ headers: { accept } }).mediaType(CANDIDATES) ?? null;
+  let chosen = negotiated.get(accept);
+  if (chosen === undefined) {
+    chosen = new Negotiator({ headers: { accept } }).mediaType(CANDIDATES) ?? null;
+    // Clients send a handful of distinct Accept headers; a hostile one cannot grow this for good.
+    if (negotiated.size >= NEGOTIATED_MAX) negotiated.clear();
+    negotiated.set(accept, chosen);
+  }
+  return chosen;
 }
+
+/** Accept header → its answer: parsing one costs more than the sold-out answer it goes with. */
+const negotiated = new Map<string, string | null>();
+const NEGOTIATED_MAX = 256;
 
 /** Apollo's wording of the 406, so that both paths refuse an Accept header the same way. */
 export const NOT_ACCEPTABLE_MESSAGE =
