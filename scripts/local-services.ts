@@ -782,6 +782,20 @@ async function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process
   }
 }
 
+/**
+ * Command-line tools some tests drive (the README's examples need curl and jq): installed with
+ * apt-get where missing and possible (root on Debian); otherwise left out, and those tests say so.
+ */
+export async function ensureTools(tools: { binary: string; aptPackage: string }[], log: Log): Promise<void> {
+  const missing = tools.filter((t) => !findOnPath(t.binary));
+  if (missing.length === 0 || !isRoot() || !findOnPath('apt-get')) return;
+  await aptInstall(
+    missing.map((t) => t.aptPackage),
+    missing.map((t) => t.binary).join(', '),
+    log,
+  );
+}
+
 async function findOrInstall(binary: string, aptPackage: string, log: Log): Promise<string> {
   const found = findOnPath(binary);
   if (found) return found;

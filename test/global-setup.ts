@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 // `.js` resolves to the .ts file under both NodeNext type-checking and vitest.
-import { ensureLocalServices, urlsFromEnv, type LocalServices } from '../scripts/local-services.js';
+import { ensureLocalServices, ensureTools, urlsFromEnv, type LocalServices } from '../scripts/local-services.js';
 import { TEST_LOG_DIR } from './support/test-logs.js';
 
 /**
@@ -24,6 +24,16 @@ export default async function setup(): Promise<() => Promise<void>> {
     console.error(`\nThe tests cannot start: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);
   }
+  // The README's walkthrough is run by a test through bash, curl and jq, as a reader would run it.
+  await ensureTools(
+    [
+      { binary: 'curl', aptPackage: 'curl' },
+      { binary: 'jq', aptPackage: 'jq' },
+    ],
+    log,
+  ).catch((err: unknown) =>
+    log(`could not install curl and jq (${String(err)}); the README walkthrough test is skipped`),
+  );
   rmSync(TEST_LOG_DIR, { recursive: true, force: true }); // the last run's
   // Test files run in child processes, which inherit this environment.
   const variables = { databaseUrl: 'DATABASE_URL', redisUrl: 'REDIS_URL', natsUrl: 'NATS_URL' } as const;
