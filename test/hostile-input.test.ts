@@ -20,12 +20,14 @@ import {
   BookingUpdatedDocument,
   CreateEventDocument,
   EventsDocument,
+  MeDocument,
   MyOrdersDocument,
+  NotificationReceivedDocument,
   NotificationsDocument,
   SignUpDocument,
 } from './generated/graphql.js';
 import { ADMIN_EMAIL, HOUR, createEvent, eventInput, signUp } from './support/fixtures.js';
-import { eventually, startTestSystem, wsClient, type TestSystem } from './support/system.js';
+import { eventually, startTestSystem, subscribe, wsClient, type TestSystem } from './support/system.js';
 
 /**
  * Hostile values sent to every argument of every operation of the schema, over every path
@@ -263,6 +265,8 @@ interface Answer {
   refusedWhole?: boolean;
   /** A subscription that was accepted and has nothing to send yet. */
   silent?: boolean;
+  /** The operation completed without a result (never an answer to a query or mutation). */
+  noResult?: boolean;
 }
 
 let sys: TestSystem;
@@ -364,7 +368,7 @@ function overWs(
           finish({ status: Number((err as { code: number }).code), errors: [], refusedWhole: true });
         } else reject(err instanceof Error ? err : new Error(String(err)));
       },
-      complete: () => finish({ status: 200, errors: [] }),
+      complete: () => finish({ status: 200, errors: [], noResult: true }),
     });
   });
 }
@@ -396,6 +400,7 @@ function judge(c: Case, role: keyof typeof callers, path: string, answer: Answer
       : `subscription over HTTP: ${JSON.stringify(answer)}`;
   }
   if (answer.refusedWhole) return `refused whole (${answer.status}), expected an answer`;
+  if (answer.noResult && c.root !== schema.getSubscriptionType()) return 'completed without a result';
   if (c.expect === 'odd') return null;
   if (answer.silent) return `accepted, expected BAD_USER_INPUT on ${c.slot.join('.')}`;
   const field = c.slot.join('.');
@@ -600,6 +605,24 @@ describe('the observed cases', () => {
       const answer = await overWs(socket, { query: print(BookingUpdatedDocument), variables: { id: 'x\u0000' } });
       expect(answer).toMatchObject(refusedNaming('id'));
     } finally {
+      await socket.dispose();
+    }
+  });
+
+  it('an operation stopped as soon as it answers leaves the other operations of its socket running', async () => {
+    // The corpus stops every operation at its first answer, while others run on the same socket.
+    const socket = wsClient(sys.wsUrl, callers.buyer);
+    let connections = 0;
+    socket.on('connected', () => (connections += 1));
+    const live = subscribe(socket, NotificationReceivedDocument);
+    try {
+      for (let i = 0; i < 5; i += 1) {
+        expect(await overWs(socket, { query: print(MeDocument), variables: {} })).toEqual({ status: 200, errors: [] });
+      }
+      expect(live.completed, 'the subscription was ended by another operation').toBe(false);
+      expect(connections, 'the socket was closed under the subscription').toBe(1);
+    } finally {
+      live.unsubscribe();
       await socket.dispose();
     }
   });

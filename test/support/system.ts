@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { print } from 'graphql';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
-import { createClient, type Client } from 'graphql-ws';
+import { createClient, type Client, type FormattedExecutionResult, type Sink, type SubscribePayload } from 'graphql-ws';
 import { startApp, type App } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { urlsFromEnv } from '../../scripts/local-services.js';
@@ -130,13 +130,44 @@ export function errorCode(res: GraphqlResponse<unknown>): unknown {
   return res.errors?.[0]?.extensions?.['code'];
 }
 
+/**
+ * A lazy graphql-ws client (the socket opens with the first operation and closes after the last),
+ * whose operations may be stopped from inside their own `next`.
+ *
+ * graphql-ws' client (6.4.2) counts the operations that hold its socket open, and releases an
+ * operation both when it is stopped and when the server's `complete` arrives, unless it was
+ * unlistened in between, which happens only on the next microtask. A query stopped in `next` whose
+ * `complete` came in the same read (the usual case) is thus released twice: the count reaches zero
+ * while other operations still run, the client closes the socket (1000), and those operations end
+ * with `complete` and no result. A stop from inside `next` therefore waits until the read has been
+ * dispatched; by then the operation is either complete (the stop does nothing) or unlistened.
+ */
 export function wsClient(wsUrl: string, token?: string): Client {
-  return createClient({
+  const client = createClient({
     url: wsUrl,
     lazy: true,
     retryAttempts: 0,
     connectionParams: token ? { authorization: `Bearer ${token}` } : {},
   });
+  let inNext = 0;
+  return {
+    ...client,
+    subscribe<Data, Extensions>(payload: SubscribePayload, sink: Sink<FormattedExecutionResult<Data, Extensions>>) {
+      const stop = client.subscribe<Data, Extensions>(payload, {
+        next: (value) => {
+          inNext += 1;
+          try {
+            sink.next(value);
+          } finally {
+            inNext -= 1;
+          }
+        },
+        error: (err) => sink.error(err),
+        complete: () => sink.complete(),
+      });
+      return () => (inNext > 0 ? void setImmediate(stop) : stop());
+    },
+  };
 }
 
 /**
