@@ -25,9 +25,8 @@ const CONTENT_TYPES: Record<string, string> = {
 
 /** Where `npm run build` puts the app: dist/web, seen from dist/src/http (built) or src/http (sources). */
 export function defaultWebAppDir(): string {
-  const candidates = [new URL('../../web/', import.meta.url), new URL('../../dist/web/', import.meta.url)];
-  const found = candidates.map((u) => fileURLToPath(u)).find((dir) => existsSync(join(dir, 'index.html')));
-  return found ?? fileURLToPath(candidates[1]!);
+  const built = /\/dist\/src\/http\/[^/]+$/.test(import.meta.url);
+  return fileURLToPath(new URL(built ? '../../web/' : '../../dist/web/', import.meta.url));
 }
 
 export interface WebAppSettings {
@@ -46,7 +45,7 @@ interface File {
 const API_PREFIXES = ['/graphql', '/webhooks/', '/healthz', '/readyz', '/metrics'];
 
 function csp(stripe: boolean): string {
-  const js = stripe ? " https://js.stripe.com" : '';
+  const js = stripe ? ' https://js.stripe.com' : '';
   return [
     "default-src 'none'",
     `script-src 'self'${js}`,
@@ -72,7 +71,11 @@ function loadFiles(dir: string): Map<string, File> {
         const body = readFileSync(path);
         const urlPath = '/' + relative(dir, path).split(sep).join('/');
         const type = CONTENT_TYPES[extname(name).toLowerCase()] ?? 'application/octet-stream';
-        files.set(urlPath, { body, type, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"` });
+        files.set(urlPath, {
+          body,
+          type,
+          etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`,
+        });
       }
     }
   };
