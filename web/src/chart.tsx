@@ -25,7 +25,7 @@ export function Chart({ points, labelledBy }: { points: Point[]; labelledBy: str
           <g key={f}>
             <line className="grid" x1={PAD.left} x2={W - PAD.right} y1={y(max * f)} y2={y(max * f)} />
             <text className="axis" x={PAD.left - 4} y={y(max * f) + 4} textAnchor="end">
-              {Math.round(max * f)}
+              {Number.isInteger(max * f) ? max * f : (max * f).toFixed(1)}
             </text>
           </g>
         ))}

@@ -1,7 +1,7 @@
 import { useEffect, useState, type FormEvent, type ReactNode } from 'react';
 import { ApiError, api, describeError } from '../api';
 import { Chart } from '../chart';
-import { money, ORDER_STATUS_TEXT } from '../format';
+import { ORDER_STATUS_TEXT } from '../format';
 import { WebCreateEventDocument, WebEventDocument, WebSaleStatsDocument, type WebSaleStatsQuery } from '../gql/graphql';
 import { Link, navigate } from '../router';
 import { EventsPage } from './events';
@@ -140,17 +140,13 @@ const POLL_MS = 1000;
 
 export function SalePage({ id }: { id: string }) {
   const [title, setTitle] = useState<string>('');
-  const [price, setPrice] = useState<{ price: number; currency: string } | null>(null);
   const [stats, setStats] = useState<Stats | null>(null);
   const [error, setError] = useState<string | null>(null);
 
   useEffect(() => {
     api
       .request(WebEventDocument, { id })
-      .then((d) => {
-        setTitle(d.event?.title ?? 'Unknown event');
-        if (d.event) setPrice({ price: d.event.price, currency: d.event.currency });
-      })
+      .then((d) => setTitle(d.event?.title ?? 'Unknown event'))
       .catch(() => undefined);
     let stopped = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -206,14 +202,10 @@ export function SalePage({ id }: { id: string }) {
               <dt>In the queue</dt>
               <dd data-testid="stat-queue">{stats.queueLength}</dd>
             </div>
-            {price && (
-              <div>
-                <dt>Sold</dt>
-                <dd>
-                  {sold} · {money(sold * price.price, price.currency)}
-                </dd>
-              </div>
-            )}
+            <div>
+              <dt>Taken (held or paid)</dt>
+              <dd>{sold}</dd>
+            </div>
           </dl>
           <h2>Orders by status</h2>
           <table className="by-status">
