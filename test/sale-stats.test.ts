@@ -61,7 +61,7 @@ describe('saleStats', () => {
       sys.url,
       BookTicketDocument,
       { eventId: other.id, quantity: 1, idempotencyKey: 'other' },
-      buyers[0]!.token,
+      buyers[0].token,
     );
     expect(booked.map((b) => b.status)).toEqual(['QUEUED', 'QUEUED', 'QUEUED']);
 

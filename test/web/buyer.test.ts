@@ -169,8 +169,8 @@ describe.skipIf(chromiumPath() === null)('the web app in a browser', () => {
       expect(bookTicket.status).toBe('RESERVED');
       orderIds.push(bookTicket.order!.id);
     }
-    await gqlOk(sys.url, PayOrderDocument, { orderId: orderIds[0]! }, buyers[0]!.token);
-    await gqlOk(sys.url, SimulatePaymentDocument, { orderId: orderIds[0]!, outcome: 'SUCCEED' }, buyers[0]!.token);
+    await gqlOk(sys.url, PayOrderDocument, { orderId: orderIds[0]! }, buyers[0].token);
+    await gqlOk(sys.url, SimulatePaymentDocument, { orderId: orderIds[0]!, outcome: 'SUCCEED' }, buyers[0].token);
 
     await expect.poll(() => page.getByTestId('stat-tickets-left').textContent(), { timeout: 10_000 }).toContain('44');
     await expect.poll(() => page.getByTestId('status-SUCCEEDED').textContent()).toContain('1');

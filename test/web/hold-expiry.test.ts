@@ -4,7 +4,10 @@ import { chromiumPath, launchBrowser, openPage, screenshotBothSizes } from '../s
 import { ADMIN_EMAIL, createEvent, signUp } from '../support/fixtures.js';
 import { startTestSystem, type TestSystem } from '../support/system.js';
 
-/** A short hold, so the browser can watch one run out. */
+/**
+ * A short hold, so the browser can watch one run out; BOOKING_WAIT_MS=0 makes every booking answer
+ * QUEUED, so the app must follow bookingUpdated to the decision before it can show the order.
+ */
 const HOLD_SECONDS = 5;
 
 describe.skipIf(chromiumPath() === null)('a hold left to expire in the browser', () => {
@@ -13,7 +16,10 @@ describe.skipIf(chromiumPath() === null)('a hold left to expire in the browser',
   const contexts: BrowserContext[] = [];
 
   beforeAll(async () => {
-    [sys, browser] = await Promise.all([startTestSystem({ HOLD_SECONDS: String(HOLD_SECONDS) }), launchBrowser()]);
+    [sys, browser] = await Promise.all([
+      startTestSystem({ HOLD_SECONDS: String(HOLD_SECONDS), BOOKING_WAIT_MS: '0' }),
+      launchBrowser(),
+    ]);
   });
   afterAll(async () => {
     await Promise.all(contexts.map((c) => c.close()));
@@ -21,9 +27,13 @@ describe.skipIf(chromiumPath() === null)('a hold left to expire in the browser',
     await sys?.stop();
   });
 
-  it('shows the countdown run out and the expiry, and the ticket count comes back on the event page live', async () => {
+  it('follows a QUEUED booking to its reservation, shows the countdown run out and the expiry, and the ticket count comes back on the event page live', async () => {
     const admin = await signUp(sys, ADMIN_EMAIL);
-    const event = await createEvent(sys, admin.token, { title: 'Fleeting Chamber Evening', ticketsTotal: 3, maxPerUser: 1 });
+    const event = await createEvent(sys, admin.token, {
+      title: 'Fleeting Chamber Evening',
+      ticketsTotal: 3,
+      maxPerUser: 1,
+    });
     const buyer = await signUp(sys);
 
     const watching = await openPage(browser, sys.app.url, 'desktop');

@@ -46,6 +46,10 @@ export function describeError(err: unknown): string {
     }
     case 'UNAVAILABLE':
       return 'The service is briefly unavailable; nothing was changed. Try again in a moment.';
+    case 'BAD_USER_INPUT':
+    case 'NOT_FOUND':
+    case 'CONFLICT':
+    case undefined:
     default:
       return err.message;
   }
@@ -118,7 +122,7 @@ class Api {
       {
         next: (msg) => {
           if (msg.errors?.length) onError?.(new ApiError(msg.errors as ApiErrorDetail[]));
-          else if (msg.data) onData(msg.data as TData);
+          else if (msg.data) onData(msg.data);
         },
         error: (err) =>
           onError?.(

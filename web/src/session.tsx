@@ -8,8 +8,8 @@ interface Session {
   user: User | null;
   /** False until the stored token has been checked. */
   ready: boolean;
-  signIn(token: string, user: User): void;
-  signOut(): void;
+  signIn: (token: string, user: User) => void;
+  signOut: () => void;
 }
 
 const SessionContext = createContext<Session | null>(null);

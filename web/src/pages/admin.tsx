@@ -64,7 +64,7 @@ function CreateEventForm() {
     } catch (err) {
       if (err instanceof ApiError && err.code === 'BAD_USER_INPUT') {
         setFields(err.fieldErrors());
-        setError('Please correct the fields marked below.');
+        setError('Please correct the marked fields.');
       } else setError(describeError(err));
     } finally {
       setBusy(false);
