@@ -193,6 +193,18 @@ describe.skipIf(chromiumPath() === null)('the web app in a browser', () => {
     expect(asset.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
     expect(asset.headers.get('cache-control')).toContain('immutable');
     expect((await fetch(`${sys.app.url}/assets/missing-0000.js`)).status).toBe(404);
+    const etag = asset.headers.get('etag')!;
+    expect((await fetch(`${sys.app.url}${script}`, { headers: { 'if-none-match': etag } })).status).toBe(304);
+    // Only the built files are served: nothing above dist/web, and no file of the repository.
+    for (const path of [
+      '/%2e%2e/package.json',
+      '/../../package.json',
+      '/src/main.tsx',
+      '/index.html/..%2f..%2fpackage.json',
+    ]) {
+      const res = await fetch(`${sys.app.url}${path}`);
+      expect(res.status, path).toBe(404);
+    }
     // GraphiQL keeps GET /graphql, and the API its paths.
     const graphiql = await fetch(`${sys.app.url}/graphql`, { headers: { accept: 'text/html' } });
     expect(await graphiql.text()).toContain('GraphiQL');
