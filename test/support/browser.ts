@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { inject } from 'vitest';
+import { expect, inject } from 'vitest';
 
 /** The sizes every main screen is checked and photographed at. */
 export const SIZES = {
@@ -56,11 +56,23 @@ export async function screenshot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: `${SCREENSHOTS}${name}-${size}.png`, fullPage: true });
 }
 
-/** Photographs the page at both sizes, ending at the size it started at. */
-export async function screenshotBothSizes(page: Page, name: string): Promise<void> {
+/**
+ * Checks one main screen at both sizes and photographs it: every form control has a label, and
+ * nothing is wider than the screen (no sideways scrolling on a phone). Ends at the size it started at.
+ */
+export async function checkScreen(page: Page, name: string): Promise<void> {
+  // Expressions as strings: they run in the page, and this project's types have no DOM.
+  const unlabelled = (await page.evaluate(
+    `[...document.querySelectorAll('input, select, textarea')]
+       .filter((el) => el.labels.length === 0 && !el.getAttribute('aria-label'))
+       .map((el) => el.outerHTML)`,
+  )) as string[];
+  expect(unlabelled, `${name}: controls without a label`).toEqual([]);
   const start = page.viewportSize() ?? SIZES.desktop;
   for (const size of ['phone', 'desktop'] as const) {
     await page.setViewportSize(SIZES[size]);
+    const overflow = (await page.evaluate('document.documentElement.scrollWidth - window.innerWidth')) as number;
+    expect(overflow, `${name} at ${size} size: wider than the screen by`).toBeLessThanOrEqual(0);
     await screenshot(page, name);
   }
   await page.setViewportSize(start);

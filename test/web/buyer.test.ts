@@ -1,6 +1,6 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromiumPath, launchBrowser, openPage, screenshotBothSizes, type Size } from '../support/browser.js';
+import { chromiumPath, launchBrowser, openPage, checkScreen, type Size } from '../support/browser.js';
 import { ADMIN_EMAIL, createEvent, signUp } from '../support/fixtures.js';
 import { BookTicketDocument, EventDocument, PayOrderDocument, SimulatePaymentDocument } from '../generated/graphql.js';
 import { eventually, gqlOk, startTestSystem, type TestSystem } from '../support/system.js';
@@ -40,14 +40,14 @@ describe.skipIf(chromiumPath() === null)('the web app in a browser', () => {
 
     await page.goto('/');
     await page.getByRole('heading', { name: 'Heavy Rock Night' }).waitFor();
-    await screenshotBothSizes(page, 'events');
+    await checkScreen(page, 'events');
 
     await page.getByRole('link', { name: 'Sign in' }).click();
     await page.getByRole('button', { name: 'Create an account' }).click();
     await page.getByLabel('Name').fill('Ada Buyer');
     await page.getByLabel('E-mail').fill('ada@example.test');
     await page.getByLabel('Password').fill('password123');
-    await screenshotBothSizes(page, 'sign-up');
+    await checkScreen(page, 'sign-up');
     await page.getByRole('button', { name: 'Create account' }).click();
     await page.getByRole('link', { name: 'My orders' }).waitFor();
 
@@ -59,7 +59,7 @@ describe.skipIf(chromiumPath() === null)('the web app in a browser', () => {
 
     await expect.poll(() => page.getByTestId('tickets-left').textContent()).toContain('100');
     await expect.poll(() => page.getByTestId('event-status').textContent()).toBe('On sale');
-    await screenshotBothSizes(page, 'event');
+    await checkScreen(page, 'event');
     await page.getByLabel('Quantity').selectOption('2');
     await page.getByRole('button', { name: /^Book for/ }).click();
 
@@ -70,7 +70,7 @@ describe.skipIf(chromiumPath() === null)('the web app in a browser', () => {
     await expect
       .poll(async () => /\d+:\d\d/.exec((await countdown.textContent()) ?? '')?.[0], { timeout: 5000 })
       .not.toBe(first);
-    await screenshotBothSizes(page, 'checkout');
+    await checkScreen(page, 'checkout');
 
     // A number that is neither test card is refused before anything is sent.
     await page.getByLabel('Card number').fill('1234 5678');
@@ -88,15 +88,15 @@ describe.skipIf(chromiumPath() === null)('the web app in a browser', () => {
     const toast = page.getByTestId('toast').filter({ hasText: 'Payment received' });
     await toast.waitFor();
     expect(await toast.textContent()).toContain('2 tickets for Midnight Jazz Quartet');
-    await screenshotBothSizes(page, 'paid');
+    await checkScreen(page, 'paid');
 
     await page.getByRole('link', { name: 'My orders' }).click();
     const row = page.getByTestId('order-row').filter({ hasText: 'Midnight Jazz Quartet' });
     await row.getByText('Paid').waitFor();
-    await screenshotBothSizes(page, 'my-orders');
+    await checkScreen(page, 'my-orders');
     await page.getByRole('link', { name: /^Inbox/ }).click();
     await page.getByTestId('notification').filter({ hasText: 'Payment received' }).waitFor();
-    await screenshotBothSizes(page, 'inbox');
+    await checkScreen(page, 'inbox');
 
     await expect
       .poll(async () => (await gqlOk(sys.url, EventDocument, { id: jazz.id })).event?.ticketsAvailable)
@@ -136,7 +136,7 @@ describe.skipIf(chromiumPath() === null)('the web app in a browser', () => {
     await loser.getByTestId('sold-out').waitFor();
     expect(await loser.getByTestId('tickets-left').textContent()).toContain('0');
     expect(await loser.getByTestId('event-status').textContent()).toBe('Sold out');
-    await screenshotBothSizes(loser, 'sold-out');
+    await checkScreen(loser, 'sold-out');
   });
 
   it('an admin creates an event, sees the validation errors on the fields, then watches it sell', async () => {
@@ -148,7 +148,7 @@ describe.skipIf(chromiumPath() === null)('the web app in a browser', () => {
     await page.getByRole('button', { name: 'Create event' }).click();
     await page.getByTestId('error-ticketsTotal').waitFor();
     expect(await page.getByLabel('Tickets').getAttribute('aria-invalid')).toBe('true');
-    await screenshotBothSizes(page, 'admin-create');
+    await checkScreen(page, 'admin-create');
 
     await page.getByLabel('Tickets').fill('50');
     await page.getByRole('button', { name: 'Create event' }).click();
@@ -177,7 +177,7 @@ describe.skipIf(chromiumPath() === null)('the web app in a browser', () => {
     await expect.poll(() => page.getByTestId('status-UNPAID').textContent()).toContain('2');
     expect(Number(await page.getByTestId('stat-reservations').textContent())).toBeGreaterThan(0);
     await page.getByRole('img', { name: 'The last minute' }).waitFor();
-    await screenshotBothSizes(page, 'sale');
+    await checkScreen(page, 'sale');
   });
 
   it('the gateway serves the app with the right types and caching, and index.html for client routes', async () => {

@@ -1,6 +1,6 @@
 import type { Browser, BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromiumPath, launchBrowser, openPage, screenshotBothSizes } from '../support/browser.js';
+import { chromiumPath, launchBrowser, openPage, checkScreen } from '../support/browser.js';
 import { ADMIN_EMAIL, createEvent, signUp } from '../support/fixtures.js';
 import { startTestSystem, type TestSystem } from '../support/system.js';
 
@@ -27,7 +27,7 @@ describe.skipIf(chromiumPath() === null)('a hold left to expire in the browser',
     await sys?.stop();
   });
 
-  it('follows a QUEUED booking to its reservation, shows the countdown run out and the expiry, and the ticket count comes back on the event page live', async () => {
+  it('books by keyboard, follows the QUEUED booking to its reservation, shows the countdown run out and the expiry, and the ticket count comes back on the event page live', async () => {
     const admin = await signUp(sys, ADMIN_EMAIL);
     const event = await createEvent(sys, admin.token, {
       title: 'Fleeting Chamber Evening',
@@ -47,7 +47,11 @@ describe.skipIf(chromiumPath() === null)('a hold left to expire in the browser',
     await expect.poll(() => watcher.getByTestId('tickets-left').textContent()).toMatch(/^3 /);
 
     await page.goto(`/events/${event.id}`);
-    await page.getByRole('button', { name: /^Book for/ }).click();
+    // By keyboard alone: from the quantity, Tab reaches the Book button and Enter books.
+    await page.getByLabel('Quantity').focus();
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate('document.activeElement.textContent')).toMatch(/^Book for/);
+    await page.keyboard.press('Enter');
     await page.waitForURL(/\/orders\//);
     await page.getByTestId('countdown').waitFor();
     expect(await page.getByTestId('countdown').textContent()).toMatch(/0:0[0-5]/);
@@ -58,7 +62,7 @@ describe.skipIf(chromiumPath() === null)('a hold left to expire in the browser',
       .waitFor({ timeout: (HOLD_SECONDS + 15) * 1000 });
     expect(await page.getByTestId('order-status').textContent()).toBe('Cancelled');
     expect(await page.getByTestId('countdown').count()).toBe(0);
-    await screenshotBothSizes(page, 'hold-expired');
+    await checkScreen(page, 'hold-expired');
     // The watcher's page never reloaded: stockChanged brought the ticket back.
     await expect.poll(() => watcher.getByTestId('tickets-left').textContent(), { timeout: 10_000 }).toMatch(/^3 /);
   });
