@@ -63,12 +63,7 @@ describe('Postgres cut off from a running gateway', () => {
       me: await gql(sys.url, MeDocument, {}, buyer),
       events: await gql(sys.url, EventsDocument, { query: 'nothing cached', first: 3 }),
       event: await gql(sys.url, EventDocument, { id: randomUUID() }),
-      registerDevice: await gql(
-        sys.url,
-        RegisterDeviceDocument,
-        { token: 'device-token-for-the-outage-test', platform: 'android' },
-        buyer,
-      ),
+      registerDevice: await gql(sys.url, RegisterDeviceDocument, { token: 'device-token-for-the-outage-test', platform: 'android' }, buyer),
       bookTicket: await gql(sys.url, BookTicketDocument, { eventId, idempotencyKey: 'outage-1' }, buyer),
     };
     const internal = Object.entries(answers).filter(([, res]) => codes(res).includes('INTERNAL_SERVER_ERROR'));

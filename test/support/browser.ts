@@ -62,16 +62,16 @@ export async function screenshot(page: Page, name: string): Promise<void> {
  */
 export async function checkScreen(page: Page, name: string): Promise<void> {
   // Expressions as strings: they run in the page, and this project's types have no DOM.
-  const unlabelled = (await page.evaluate(
+  const unlabelled = await page.evaluate<string[]>(
     `[...document.querySelectorAll('input, select, textarea')]
        .filter((el) => el.labels.length === 0 && !el.getAttribute('aria-label'))
        .map((el) => el.outerHTML)`,
-  )) as string[];
+  );
   expect(unlabelled, `${name}: controls without a label`).toEqual([]);
   const start = page.viewportSize() ?? SIZES.desktop;
   for (const size of ['phone', 'desktop'] as const) {
     await page.setViewportSize(SIZES[size]);
-    const overflow = (await page.evaluate('document.documentElement.scrollWidth - window.innerWidth')) as number;
+    const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
     expect(overflow, `${name} at ${size} size: wider than the screen by`).toBeLessThanOrEqual(0);
     await screenshot(page, name);
   }
