@@ -180,6 +180,20 @@ describe.skipIf(chromiumPath() === null)('the web app in a browser', () => {
     await checkScreen(page, 'sale');
   });
 
+  it('pages through a long search result with "Show more events" (cursor paging), without repeats', async () => {
+    for (let i = 1; i <= 14; i++)
+      await createEvent(sys, adminToken, { title: `Paging Gig ${i}`, venue: 'Paging Hall' });
+    const page = await open('phone');
+    await page.goto('/?q=paging');
+    await page.getByText('14 results for “paging”').waitFor();
+    const cards = page.getByRole('heading', { name: /^Paging Gig/ });
+    await expect.poll(() => cards.count()).toBe(12);
+    await page.getByRole('button', { name: 'Show more events' }).click();
+    await expect.poll(() => cards.count()).toBe(14);
+    expect(new Set(await cards.allTextContents()).size).toBe(14);
+    expect(await page.getByRole('button', { name: 'Show more events' }).count()).toBe(0);
+  });
+
   it('the gateway serves the app with the right types and caching, and index.html for client routes', async () => {
     const index = await fetch(`${sys.app.url}/events/whatever`);
     expect(index.status).toBe(200);
