@@ -6,7 +6,8 @@ import { BookTicketDocument, EventDocument, PayOrderDocument, SimulatePaymentDoc
 import { eventually, gqlOk, startTestSystem, type TestSystem } from '../support/system.js';
 
 /** The web app in headless Chromium against a whole test system, as buyers and an operator use it. */
-describe.skipIf(chromiumPath() === null)('the web app in a browser', () => {
+// A browser on a busy two-core machine: generous per-test time, though each step still waits on events.
+describe.skipIf(chromiumPath() === null)('the web app in a browser', { timeout: 120_000 }, () => {
   let sys: TestSystem;
   let browser: Browser;
   let adminToken: string;
@@ -192,6 +193,14 @@ describe.skipIf(chromiumPath() === null)('the web app in a browser', () => {
     await expect.poll(() => cards.count()).toBe(14);
     expect(new Set(await cards.allTextContents()).size).toBe(14);
     expect(await page.getByRole('button', { name: 'Show more events' }).count()).toBe(0);
+  });
+
+  it('treats a token the API no longer accepts as signed out, and forgets it', async () => {
+    const page = await open('desktop', 'not-a-valid-token');
+    await page.goto('/orders');
+    await page.getByRole('link', { name: 'Sign in', exact: true }).first().waitFor();
+    expect(await page.getByRole('link', { name: 'My orders' }).count()).toBe(0);
+    expect(await page.evaluate<string | null>("localStorage.getItem('tickets.token')")).toBeNull();
   });
 
   it('the gateway serves the app with the right types and caching, and index.html for client routes', async () => {

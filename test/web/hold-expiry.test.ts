@@ -10,7 +10,7 @@ import { startTestSystem, type TestSystem } from '../support/system.js';
  */
 const HOLD_SECONDS = 5;
 
-describe.skipIf(chromiumPath() === null)('a hold left to expire in the browser', () => {
+describe.skipIf(chromiumPath() === null)('a hold left to expire in the browser', { timeout: 120_000 }, () => {
   let sys: TestSystem;
   let browser: Browser;
   const contexts: BrowserContext[] = [];

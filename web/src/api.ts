@@ -57,10 +57,21 @@ export function describeError(err: unknown): string {
 
 const TOKEN_KEY = 'tickets.token';
 
+function isRefusal(event: unknown): boolean {
+  return event instanceof CloseEvent && event.code >= 4400 && event.code < 4500;
+}
+
 /** The signed-in token (kept across reloads) and one graphql-ws socket for it. */
 class Api {
   private token: string | null = localStorage.getItem(TOKEN_KEY);
   private socket: Client | undefined;
+  private readonly signedOutListeners = new Set<() => void>();
+
+  /** Called when the server no longer accepts the token; returns the function that stops listening. */
+  onSignedOut(listener: () => void): () => void {
+    this.signedOutListeners.add(listener);
+    return () => void this.signedOutListeners.delete(listener);
+  }
 
   get signedIn(): boolean {
     return this.token !== null;
@@ -92,7 +103,11 @@ class Api {
       throw new ApiError([{ message: `HTTP ${res.status}`, extensions: { code: 'UNAVAILABLE' } }]);
     }
     if (body.errors?.length) {
-      if (body.errors[0]?.extensions?.code === 'UNAUTHENTICATED' && this.token) this.setToken(null);
+      if (body.errors[0]?.extensions?.code === 'UNAUTHENTICATED' && this.token) {
+        // The token expired or was revoked: the person is signed out, everywhere in the app.
+        this.setToken(null);
+        for (const listener of this.signedOutListeners) listener();
+      }
       throw new ApiError(body.errors);
     }
     if (!body.data) throw new ApiError([{ message: 'Empty response' }]);
@@ -106,7 +121,8 @@ class Api {
       connectionParams: token ? { authorization: `Bearer ${token}` } : {},
       lazy: true,
       retryAttempts: Infinity,
-      shouldRetry: () => true,
+      // A dropped connection is retried; a refusal (4400-4499: expired token, too many sockets) is not.
+      shouldRetry: (event) => !isRefusal(event),
     }));
   }
 

@@ -17,6 +17,13 @@ const SessionContext = createContext<Session | null>(null);
 export function SessionProvider({ children }: { children: ReactNode }) {
   const [user, setUser] = useState<User | null>(null);
   const [ready, setReady] = useState(!api.signedIn);
+  useEffect(
+    () =>
+      api.onSignedOut(() => {
+        setUser(null);
+      }),
+    [],
+  );
   useEffect(() => {
     if (!api.signedIn) return;
     api
