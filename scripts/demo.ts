@@ -39,6 +39,7 @@ function printBanner(config: Config, app: App, seed: SeedSummary): void {
     '',
     'Flash-sale ticketing is running with demo data.',
     '',
+    `  Web app (open in a browser): http://127.0.0.1:${app.port}/  (operator page: /admin, as the admin below)`,
     config.graphiql
       ? `  GraphiQL (open in a browser): ${graphql}`
       : `  GraphQL endpoint: ${graphql} (GraphiQL is off in production; set GRAPHIQL=true)`,

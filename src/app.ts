@@ -10,6 +10,7 @@ import { createGraphiqlHandler } from './http/graphiql.js';
 import { createGraphqlEndpoint, type GraphqlEndpoint } from './http/graphql.js';
 import { operatorRoutes, startHttpServer, type HttpServer, type Route } from './http/server.js';
 import { stripeWebhookRoute } from './http/stripe-webhook.route.js';
+import { defaultWebAppDir, webAppRoute } from './http/web-app.route.js';
 import { createLogger, type Logger } from './logger.js';
 import { createMetrics, type Metrics } from './metrics.js';
 import { buildAppSchema } from './schema/build-schema.js';
@@ -94,6 +95,16 @@ export async function startApp(
         nats: infra.nats,
         metrics: infra.metrics,
         log,
+      }),
+    );
+    // Last: every path the API does not answer may be one of the app's client routes.
+    routes.push(
+      webAppRoute({
+        dir: defaultWebAppDir(),
+        settings: {
+          paymentProvider: config.payments.provider,
+          stripePublishableKey: config.payments.stripePublishableKey,
+        },
       }),
     );
   }

@@ -80,6 +80,14 @@ describe('loadConfig', () => {
     expect(problems).toHaveLength(5);
   });
 
+  it('takes a Stripe publishable key for the web app, and refuses a secret key there', () => {
+    expect(loadConfig({ STRIPE_PUBLISHABLE_KEY: 'pk_test_abc123' }).payments.stripePublishableKey).toBe(
+      'pk_test_abc123',
+    );
+    expect(loadConfig({}).payments.stripePublishableKey).toBeUndefined();
+    expect(() => loadConfig({ STRIPE_PUBLISHABLE_KEY: 'sk_test_abc123' })).toThrow(/STRIPE_PUBLISHABLE_KEY/);
+  });
+
   it('names the bad variables in the error message too', () => {
     expect(() => loadConfig({ PORT: '70000', REDIS_URL: 'http://x' })).toThrow(/PORT[\s\S]*REDIS_URL/);
   });

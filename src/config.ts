@@ -59,6 +59,11 @@ const EnvSchema = z.object({
   ALLOW_SIMULATED_PAYMENTS: bool.default(false),
   STRIPE_SECRET_KEY: z.string().min(1).optional(),
   STRIPE_WEBHOOK_SECRET: z.string().min(1).optional(),
+  /** Stripe's publishable key (`pk_…`), given to the web app for the Payment Element; public by design. */
+  STRIPE_PUBLISHABLE_KEY: z
+    .string()
+    .regex(/^pk_(test|live)_[A-Za-z0-9]+$/, { error: 'must be a Stripe publishable key (pk_test_… or pk_live_…)' })
+    .optional(),
   /** Where the stripe driver sends API calls; tests point it at a local stand-in. */
   STRIPE_API_URL: url('http:', 'https:').optional(),
   PUSH_PROVIDER: z.enum(['log', 'fcm']).default('log'),
@@ -219,6 +224,7 @@ function toConfig(env: Env) {
       provider: env.PAYMENT_PROVIDER,
       stripeSecretKey: env.STRIPE_SECRET_KEY,
       stripeApiUrl: env.STRIPE_API_URL,
+      stripePublishableKey: env.STRIPE_PUBLISHABLE_KEY,
       webhookSecret:
         env.STRIPE_WEBHOOK_SECRET ?? (production ? randomBytes(32).toString('hex') : SIMULATED_WEBHOOK_SECRET),
       /** Production with ALLOW_SIMULATED_PAYMENTS=true: logged as a warning at every start. */

@@ -1,15 +1,25 @@
 import { rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { TestProject } from 'vitest/node';
+import { ensureChromium } from '../scripts/browser.js';
 // `.js` resolves to the .ts file under both NodeNext type-checking and vitest.
 import { ensureLocalServices, ensureTools, urlsFromEnv, type LocalServices } from '../scripts/local-services.js';
 import { TEST_LOG_DIR } from './support/test-logs.js';
 
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** The Chromium executable for the browser tests (test/web), or why there is none. */
+    chromium: { path: string } | { path: null; reason: string };
+  }
+}
+
 /**
  * Runs once before all test files: makes sure Postgres, Redis and NATS answer at the configured
  * URLs and can serve, starting local instances (data in `<repo>/.data`) for the ones that do not.
- * The returned teardown stops only what was started here.
+ * The returned teardown stops only what was started here. Also builds the web app (dist/web, about
+ * a second) and finds or installs Chromium for the browser tests.
  */
-export default async function setup(): Promise<() => Promise<void>> {
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const log = (msg: string) => console.log(`[local-services] ${msg}`);
   const given = urlsFromEnv();
   let services: LocalServices;
@@ -43,6 +53,11 @@ export default async function setup(): Promise<() => Promise<void>> {
       log(`the tests use ${variable}=${services.urls[key]}`);
     }
   }
+  const { build } = await import('vite');
+  await build({ configFile: fileURLToPath(new URL('../web/vite.config.ts', import.meta.url)), logLevel: 'warn' });
+  const chromium = await ensureChromium((msg) => console.log(`[browser] ${msg}`));
+  if (chromium.path === null) console.warn(`[browser] the browser tests are skipped: ${chromium.reason}`);
+  project.provide('chromium', chromium);
   console.log(`[tests] test systems log to ${TEST_LOG_DIR} (shown here only for a failed test)`);
   return () => services.stop();
 }

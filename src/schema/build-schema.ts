@@ -8,6 +8,7 @@ import { EventResolver } from '../resolvers/event.resolver.js';
 import { NotificationResolver } from '../resolvers/notification.resolver.js';
 import { OrderResolver } from '../resolvers/order.resolver.js';
 import { PaymentResolver } from '../resolvers/payment.resolver.js';
+import { SaleStatsResolver } from '../resolvers/sale-stats.resolver.js';
 import { CurrentSession } from '../resolvers/current-session.middleware.js';
 import { SessionResolver } from '../resolvers/session.resolver.js';
 import { guardArguments } from './argument-guard.js';
@@ -40,6 +41,7 @@ function createResolvers(services: Services) {
     new BookingResolver(services.bookings, services.events, services.orders),
     new OrderResolver(services.orders, services.events),
     new PaymentResolver(services.payments),
+    new SaleStatsResolver(services.saleStats),
     new SessionResolver(services.sessions),
     new CurrentSession(services.sessions),
   ];
@@ -51,6 +53,7 @@ const RESOLVER_CLASSES = [
   BookingResolver,
   OrderResolver,
   PaymentResolver,
+  SaleStatsResolver,
   SessionResolver,
 ] as const;
 

@@ -19,6 +19,7 @@ import { HoldExpiry } from './hold-expiry.js';
 import { OrderTransitions } from './order-transitions.js';
 import { PaymentSettlement } from './payment-settlement.js';
 import { PaymentService } from './payment.service.js';
+import { SaleStatsService } from './sale-stats.service.js';
 import { Sessions } from './sessions.js';
 
 /** Every service of the app, built once per process from the infrastructure it needs. */
@@ -100,6 +101,7 @@ export function createServices(infra: Infra) {
       log: infra.log,
     }),
     notifications,
+    saleStats: new SaleStatsService(infra.nats),
   };
 }
 

@@ -1,0 +1,240 @@
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromiumPath, launchBrowser, openPage, checkScreen, type Size } from '../support/browser.js';
+import { ADMIN_EMAIL, createEvent, signUp } from '../support/fixtures.js';
+import { BookTicketDocument, EventDocument, PayOrderDocument, SimulatePaymentDocument } from '../generated/graphql.js';
+import { eventually, gqlOk, startTestSystem, type TestSystem } from '../support/system.js';
+
+/** The web app in headless Chromium against a whole test system, as buyers and an operator use it. */
+// A browser on a busy two-core machine: generous per-test time, though each step still waits on events.
+describe.skipIf(chromiumPath() === null)('the web app in a browser', { timeout: 120_000 }, () => {
+  let sys: TestSystem;
+  let browser: Browser;
+  let adminToken: string;
+  const contexts: BrowserContext[] = [];
+
+  beforeAll(async () => {
+    [sys, browser] = await Promise.all([startTestSystem(), launchBrowser()]);
+    adminToken = (await signUp(sys, ADMIN_EMAIL)).token;
+  });
+  afterAll(async () => {
+    await Promise.all(contexts.map((c) => c.close()));
+    await browser?.close();
+    await sys?.stop();
+  });
+
+  async function open(size: Size, token?: string): Promise<Page> {
+    const { context, page } = await openPage(browser, sys.app.url, size);
+    contexts.push(context);
+    if (token) await context.addInitScript((t) => localStorage.setItem('tickets.token', t), token);
+    return page;
+  }
+
+  it('a buyer signs up, searches "jazz", books, watches the countdown, pays with the test card and is told it succeeded', async () => {
+    const jazz = await createEvent(sys, adminToken, {
+      title: 'Midnight Jazz Quartet',
+      venue: 'Blue Room',
+      price: 4500,
+    });
+    await createEvent(sys, adminToken, { title: 'Heavy Rock Night', venue: 'Garage' });
+    const page = await open('phone');
+
+    await page.goto('/');
+    await page.getByRole('heading', { name: 'Heavy Rock Night' }).waitFor();
+    await checkScreen(page, 'events');
+
+    await page.getByRole('link', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Create an account' }).click();
+    await page.getByLabel('Name').fill('Ada Buyer');
+    await page.getByLabel('E-mail').fill('ada@example.test');
+    await page.getByLabel('Password').fill('password123');
+    await checkScreen(page, 'sign-up');
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.getByRole('link', { name: 'My orders' }).waitFor();
+
+    await page.getByLabel('Search events').fill('jazz');
+    await page.getByLabel('Search events').press('Enter');
+    await page.getByText('1 result for “jazz”').waitFor();
+    expect(await page.getByRole('heading', { name: 'Heavy Rock Night' }).count()).toBe(0);
+    await page.getByRole('link', { name: 'Midnight Jazz Quartet' }).click();
+
+    await expect.poll(() => page.getByTestId('tickets-left').textContent()).toContain('100');
+    await expect.poll(() => page.getByTestId('event-status').textContent()).toBe('On sale');
+    await checkScreen(page, 'event');
+    await page.getByLabel('Quantity').selectOption('2');
+    await page.getByRole('button', { name: /^Book for/ }).click();
+
+    await page.waitForURL(/\/orders\/[0-9a-f-]{36}$/);
+    const countdown = page.getByTestId('countdown');
+    const first = await eventually(async () => /\d+:\d\d/.exec((await countdown.textContent()) ?? '')?.[0]);
+    // The countdown ticks live (paymentCountdown): a later reading differs from the first.
+    await expect
+      .poll(async () => /\d+:\d\d/.exec((await countdown.textContent()) ?? '')?.[0], { timeout: 5000 })
+      .not.toBe(first);
+    await checkScreen(page, 'checkout');
+
+    // A number that is neither test card is refused before anything is sent.
+    await page.getByLabel('Card number').fill('1234 5678');
+    await page.getByRole('button', { name: /^Pay / }).click();
+    await page.getByText('Use one of the test card numbers').waitFor();
+
+    // The declining card fails the payment; the hold stays and the buyer can try again.
+    await page.getByLabel('Card number').fill('4000 0000 0000 0002');
+    await page.getByRole('button', { name: /^Pay / }).click();
+    await page.getByText('The card was declined').waitFor();
+
+    await page.getByLabel('Card number').fill('4242 4242 4242 4242');
+    await page.getByRole('button', { name: /^Pay / }).click();
+    await page.getByText('Payment succeeded. Your tickets are booked.').waitFor();
+    const toast = page.getByTestId('toast').filter({ hasText: 'Payment received' });
+    await toast.waitFor();
+    expect(await toast.textContent()).toContain('2 tickets for Midnight Jazz Quartet');
+    await checkScreen(page, 'paid');
+
+    await page.getByRole('link', { name: 'My orders' }).click();
+    const row = page.getByTestId('order-row').filter({ hasText: 'Midnight Jazz Quartet' });
+    await row.getByText('Paid').waitFor();
+    await checkScreen(page, 'my-orders');
+    await page.getByRole('link', { name: /^Inbox/ }).click();
+    await page.getByTestId('notification').filter({ hasText: 'Payment received' }).waitFor();
+    await checkScreen(page, 'inbox');
+
+    await expect
+      .poll(async () => (await gqlOk(sys.url, EventDocument, { id: jazz.id })).event?.ticketsAvailable)
+      .toBe(98);
+  });
+
+  it('two buyers race for the last ticket: exactly one gets it and the other sees it sold out, live', async () => {
+    const event = await createEvent(sys, adminToken, { title: 'Last Seat Sonata', ticketsTotal: 1, maxPerUser: 1 });
+    const [a, b] = await Promise.all([signUp(sys), signUp(sys)]);
+    const pages = await Promise.all([open('desktop', a.token), open('phone', b.token)]);
+    await Promise.all(
+      pages.map(async (p) => {
+        await p.goto(`/events/${event.id}`);
+        await expect.poll(() => p.getByTestId('tickets-left').textContent()).toContain('1');
+      }),
+    );
+
+    await Promise.all(pages.map((p) => p.getByRole('button', { name: /^Book for/ }).click()));
+
+    const outcome = async (p: Page) =>
+      /\/orders\//.test(p.url())
+        ? 'won'
+        : (await p.getByTestId('booking-outcome').textContent({ timeout: 1000 }))?.includes('Sold out')
+          ? 'lost'
+          : undefined;
+    const results = await eventually(
+      async () => {
+        const r = await Promise.all(pages.map(outcome));
+        return r.every(Boolean) ? r : undefined;
+      },
+      15_000,
+      'both booking outcomes',
+    );
+    expect([...results].sort()).toEqual(['lost', 'won']);
+    const loser = pages[results.indexOf('lost')]!;
+    // The stock subscription turned the loser's booking form into the sold-out notice.
+    await loser.getByTestId('sold-out').waitFor();
+    expect(await loser.getByTestId('tickets-left').textContent()).toContain('0');
+    expect(await loser.getByTestId('event-status').textContent()).toBe('Sold out');
+    await checkScreen(loser, 'sold-out');
+  });
+
+  it('an admin creates an event, sees the validation errors on the fields, then watches it sell', async () => {
+    const page = await open('desktop', adminToken);
+    await page.goto('/admin');
+    await page.getByLabel('Title').fill('Operator Jazz Night');
+    await page.getByLabel('Venue').fill('Main Hall');
+    await page.getByLabel('Tickets').fill('0');
+    await page.getByRole('button', { name: 'Create event' }).click();
+    await page.getByTestId('error-ticketsTotal').waitFor();
+    expect(await page.getByLabel('Tickets').getAttribute('aria-invalid')).toBe('true');
+    await checkScreen(page, 'admin-create');
+
+    await page.getByLabel('Tickets').fill('50');
+    await page.getByRole('button', { name: 'Create event' }).click();
+    await page.waitForURL(/\/admin\/events\/[0-9a-f-]{36}$/);
+    const eventId = page.url().split('/').pop()!;
+    await expect.poll(() => page.getByTestId('stat-tickets-left').textContent()).toContain('50');
+
+    // Buyers book through the API while the operator watches the page.
+    const buyers = await Promise.all([signUp(sys), signUp(sys), signUp(sys)]);
+    const orderIds: string[] = [];
+    for (const [i, buyer] of buyers.entries()) {
+      const { bookTicket } = await gqlOk(
+        sys.url,
+        BookTicketDocument,
+        { eventId, quantity: 2, idempotencyKey: `op-${i}` },
+        buyer.token,
+      );
+      expect(bookTicket.status).toBe('RESERVED');
+      orderIds.push(bookTicket.order!.id);
+    }
+    await gqlOk(sys.url, PayOrderDocument, { orderId: orderIds[0]! }, buyers[0].token);
+    await gqlOk(sys.url, SimulatePaymentDocument, { orderId: orderIds[0]!, outcome: 'SUCCEED' }, buyers[0].token);
+
+    await expect.poll(() => page.getByTestId('stat-tickets-left').textContent(), { timeout: 10_000 }).toContain('44');
+    await expect.poll(() => page.getByTestId('status-SUCCEEDED').textContent()).toContain('1');
+    await expect.poll(() => page.getByTestId('status-UNPAID').textContent()).toContain('2');
+    expect(Number(await page.getByTestId('stat-reservations').textContent())).toBeGreaterThan(0);
+    await page.getByRole('img', { name: 'The last minute' }).waitFor();
+    await checkScreen(page, 'sale');
+  });
+
+  it('pages through a long search result with "Show more events" (cursor paging), without repeats', async () => {
+    for (let i = 1; i <= 14; i++)
+      await createEvent(sys, adminToken, { title: `Paging Gig ${i}`, venue: 'Paging Hall' });
+    const page = await open('phone');
+    await page.goto('/?q=paging');
+    await page.getByText('14 results for “paging”').waitFor();
+    const cards = page.getByRole('heading', { name: /^Paging Gig/ });
+    await expect.poll(() => cards.count()).toBe(12);
+    await page.getByRole('button', { name: 'Show more events' }).click();
+    await expect.poll(() => cards.count()).toBe(14);
+    expect(new Set(await cards.allTextContents()).size).toBe(14);
+    expect(await page.getByRole('button', { name: 'Show more events' }).count()).toBe(0);
+  });
+
+  it('treats a token the API no longer accepts as signed out, and forgets it', async () => {
+    const page = await open('desktop', 'not-a-valid-token');
+    await page.goto('/orders');
+    await page.getByRole('link', { name: 'Sign in', exact: true }).first().waitFor();
+    expect(await page.getByRole('link', { name: 'My orders' }).count()).toBe(0);
+    expect(await page.evaluate<string | null>("localStorage.getItem('tickets.token')")).toBeNull();
+  });
+
+  it('the gateway serves the app with the right types and caching, and index.html for client routes', async () => {
+    const index = await fetch(`${sys.app.url}/events/whatever`);
+    expect(index.status).toBe(200);
+    expect(index.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(index.headers.get('cache-control')).toBe('no-cache');
+    expect(index.headers.get('content-security-policy')).toContain("script-src 'self'");
+    const html = await index.text();
+    const script = /src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+    expect(script).toBeDefined();
+    const asset = await fetch(`${sys.app.url}${script}`);
+    expect(asset.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(asset.headers.get('cache-control')).toContain('immutable');
+    expect((await fetch(`${sys.app.url}/assets/missing-0000.js`)).status).toBe(404);
+    const etag = asset.headers.get('etag')!;
+    expect((await fetch(`${sys.app.url}${script}`, { headers: { 'if-none-match': etag } })).status).toBe(304);
+    // Only the built files are served: nothing above dist/web, and no file of the repository.
+    for (const path of [
+      '/%2e%2e/package.json',
+      '/../../package.json',
+      '/src/main.tsx',
+      '/index.html/..%2f..%2fpackage.json',
+    ]) {
+      const res = await fetch(`${sys.app.url}${path}`);
+      expect(res.status, path).toBe(404);
+    }
+    // GraphiQL keeps GET /graphql, and the API its paths.
+    const graphiql = await fetch(`${sys.app.url}/graphql`, { headers: { accept: 'text/html' } });
+    expect(await graphiql.text()).toContain('GraphiQL');
+    expect((await fetch(`${sys.app.url}/healthz`)).status).toBe(200);
+    expect(await (await fetch(`${sys.app.url}/app-config.json`)).json()).toEqual({
+      paymentProvider: 'simulated',
+      stripePublishableKey: null,
+    });
+  });
+});
