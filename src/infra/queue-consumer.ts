@@ -92,6 +92,11 @@ interface Condemned<T> {
  * free it takes everything buffered so far (up to `maxBatch`) as one batch. Under load batches
  * grow, which is what lets one Redis call and one Postgres transaction serve many messages.
  *
+ * A crash costs seconds, not minutes: the ack wait is short and every message the process holds is
+ * heartbeated, so only a dead or frozen process's messages are redelivered, and it holds at most
+ * `maxInFlight` of them. Messages the stream keeps but the consumer will never deliver (after an
+ * unclean NATS restart) are found and queued again (stranded-messages.ts).
+ *
  * No message can stall it: one that fails `maxDeliver` deliveries (or is malformed, or that the
  * handler terminates) is copied to the namespace's dead-letter stream, with its subject, headers
  * and why, and terminated, with a counter and one log line. Exhaustion is seen here, from the
@@ -175,6 +180,11 @@ export async function runConsumer<T>(opts: ConsumerOptions<T>): Promise<RunningC
    * `maxInFlight`: what a crashed one held is all that waits for the ack wait, and a busy one does
    * not sit on messages an idle one could handle.
    */
+  const rest = () =>
+    new Promise<void>((resolve) => (pause = { timer: setTimeout(resolve, FETCH_RETRY_MS), resolve })).then(
+      () => (pause = undefined),
+    );
+
   const pump = (async () => {
     while (!stopping) {
       if (held.size >= maxInFlight) {
@@ -182,11 +192,14 @@ export async function runConsumer<T>(opts: ConsumerOptions<T>): Promise<RunningC
         capacityFreed = undefined;
         continue;
       }
+      const started = Date.now();
+      let fetched = 0;
       try {
         const messages = await consumer.fetch({ max_messages: maxInFlight - held.size, expires: FETCH_EXPIRES_MS });
         fetching = messages;
         if (stopping) messages.stop();
         for await (const msg of messages) {
+          fetched += 1;
           held.add(msg);
           const data = decode(msg);
           if (opts.isValid(data)) buffer.push({ msg, data });
@@ -197,12 +210,14 @@ export async function runConsumer<T>(opts: ConsumerOptions<T>): Promise<RunningC
         if (stopping) break;
         // NATS is away, or restarted without the consumer: wait a little, then make sure it exists.
         opts.log.warn({ consumer: opts.durable, error: describeError(err) }, 'fetch failed; will retry');
-        await new Promise<void>((resolve) => (pause = { timer: setTimeout(resolve, FETCH_RETRY_MS), resolve }));
-        pause = undefined;
+        await rest();
         await ensure().catch(() => undefined);
+        continue;
       } finally {
         fetching = undefined;
       }
+      // A fetch that ends at once with nothing (the server turned it away) must not become a busy loop.
+      if (fetched === 0 && Date.now() - started < FETCH_RETRY_MS && !stopping) await rest();
     }
     done = true;
     wake?.();
