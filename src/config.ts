@@ -104,6 +104,12 @@ const EnvSchema = z.object({
    * stream. Failed deliveries are retried after 1 s, doubling up to 30 s: 10 covers about 2.5 minutes.
    */
   QUEUE_MAX_DELIVER: int(2, 1000).default(10),
+  /**
+   * How long a delivered queue message may go without an ack or a heartbeat before JetStream hands
+   * it to another worker. A live worker heartbeats every message it holds (a fifth of this), so this
+   * bounds only how long a crashed or frozen worker's messages wait.
+   */
+  QUEUE_ACK_WAIT_MS: int(1000, 600_000).default(5000),
 });
 
 type Env = z.infer<typeof EnvSchema>;
@@ -237,6 +243,7 @@ function toConfig(env: Env) {
     sweepIntervalMs: env.SWEEP_INTERVAL_MS,
     queue: {
       maxDeliver: env.QUEUE_MAX_DELIVER,
+      ackWaitMs: env.QUEUE_ACK_WAIT_MS,
     },
   };
 }

@@ -115,6 +115,12 @@ export function createMetrics() {
     labelNames: ['consumer', 'cause'] as const,
     registers: [registry],
   });
+  const queueStrandedMoved = new Counter({
+    name: 'queue_stranded_moved_total',
+    help: 'Queue messages found below their consumer ack floor (never to be delivered, after an unclean NATS restart) and published again, by consumer',
+    labelNames: ['consumer'] as const,
+    registers: [registry],
+  });
   const wsSocketsOpen = new Gauge({
     name: 'ws_sockets_open',
     help: 'graphql-ws sockets open on this gateway',
@@ -146,6 +152,7 @@ export function createMetrics() {
   return {
     registry,
     queueDeadLetters,
+    queueStrandedMoved,
     wsSocketsOpen,
     wsOperationsOpen,
     wsTracked,

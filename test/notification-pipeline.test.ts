@@ -42,9 +42,12 @@ afterAll(async () => {
   await sys.stop();
 });
 
-async function relay(options: OutboxRelayOptions = {}) {
+async function relay({
+  infra = sys.app.infra,
+  ...options
+}: OutboxRelayOptions & { infra?: typeof sys.app.infra } = {}) {
   // A poll an hour away: whatever gets published here was woken by the commit's NOTIFY.
-  const r = await startOutboxRelay(sys.app.infra, { pollIntervalMs: HOUR_MS, ...options });
+  const r = await startOutboxRelay(infra, { pollIntervalMs: HOUR_MS, ...options });
   running.push(r);
   return r;
 }
@@ -110,6 +113,41 @@ describe('outbox relay', () => {
     expect((await sql(`select id from outbox`)).length - rowsBefore).toBe(600);
     expect((await streamState()).last_seq - before).toBe(600);
     await purgeStream();
+  });
+
+  it('lets another relay publish the rows of a relay frozen mid-publish once its claim ends, not at the next poll', async () => {
+    await worker();
+    // Frozen in the middle of its publish (SIGSTOP, a half-open socket): JetStream never answers it.
+    let publishing!: () => void;
+    const claimed = new Promise<void>((resolve) => (publishing = resolve));
+    let thaw!: (err: Error) => void;
+    const frozenNats = {
+      ...sys.app.infra.nats,
+      js: {
+        publish: () => {
+          publishing();
+          return new Promise((_, reject) => (thaw = reject));
+        },
+      },
+    } as unknown as typeof sys.app.infra.nats;
+    const frozen = await relay({ infra: { ...sys.app.infra, nats: frozenNats } });
+
+    const buyer = await signUp(sys);
+    const request = notificationRequest(await insertOrder(sys.app, buyer.user.id, event));
+    await requestNotifications(sys.app, [request]);
+    await claimed;
+    // Started now, it finds the row taken; its own poll is an hour away.
+    await relay();
+
+    await eventually(
+      async () => ((await inboxRows(sys.app, request.notificationId)).length === 1 ? true : undefined),
+      20_000,
+      'notice in the inbox',
+    );
+    expect(await unpublished()).toBe(0);
+    thaw(new Error('thawed at the end of the test'));
+    await frozen.stop();
+    running = running.filter((w) => w !== frozen);
   });
 
   it('republishes after a crash between publishing and marking, and each notification reaches the inbox once', async () => {

@@ -1,3 +1,5 @@
+import { connect } from '@nats-io/transport-node';
+import { jetstream, type JsMsg } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../src/app.js';
 import { PayOrderDocument } from './generated/graphql.js';
@@ -11,7 +13,7 @@ import {
   stripeEvent,
   webhookEvent,
 } from './support/payment-fixtures.js';
-import { gqlOk, startTestSystem, type TestSystem } from './support/system.js';
+import { eventually, gqlOk, startTestSystem, type TestSystem } from './support/system.js';
 
 /**
  * Processes that stop between the webhook's 200 and the status change. The system's own process
@@ -71,6 +73,41 @@ describe('a crash after the webhook answered', () => {
 
     const worker = await sys.startInstance({ ROLE: 'worker', SWEEP_INTERVAL_MS: '200' });
     expect(await eventOutcome(sys.app, event.id)).toBe('applied: SUCCEEDED');
+    expect(await orderStatus(sys.app, orderId)).toBe('SUCCEEDED');
+    await worker.stop();
+  });
+
+  it('delays the notice by seconds when the payment worker holding the event is killed', async () => {
+    const { orderId, intentId } = await payingOrderWithoutWorkers();
+    // Another process's payment worker pulls the event and dies (kill -9) before settling it.
+    const nc = await connect({ servers: sys.config.natsUrl });
+    const { nats } = sys.app.infra;
+    const doomed = await jetstream(nc).consumers.get(nats.names.streams.payments, 'payment-worker');
+    const held: JsMsg[] = [];
+    const messages = await doomed.fetch({ max_messages: 32, expires: 30_000 });
+    void (async () => {
+      for await (const msg of messages) held.push(msg);
+    })().catch(() => undefined);
+
+    const event = stripeEvent('payment_intent.succeeded', { id: intentId, orderId });
+    expect((await sendSignedEvent(sys.app, event)).status).toBe(200);
+    const paidAt = Date.now();
+    await eventually(() => (held.length === 1 ? true : undefined), 10_000, 'the doomed worker holds the event');
+    await nc.close();
+
+    const worker = await sys.startInstance({ ROLE: 'worker' });
+    // Well under the old 60 s ack wait (and the webhook sweep's 30 s).
+    await eventually(
+      async () => {
+        const rows = await sys.app.infra.orm.em
+          .fork()
+          .execute(`select id from notifications where order_id = ? and kind = 'ORDER_SUCCEEDED'`, [orderId]);
+        return rows.length === 1 ? true : undefined;
+      },
+      20_000,
+      'ORDER_SUCCEEDED in the inbox',
+    );
+    console.info(`ORDER_SUCCEEDED reached the inbox ${Date.now() - paidAt} ms after the payment`);
     expect(await orderStatus(sys.app, orderId)).toBe('SUCCEEDED');
     await worker.stop();
   });

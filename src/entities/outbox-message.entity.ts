@@ -20,4 +20,8 @@ export class OutboxMessage {
 
   @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true })
   publishedAt?: Date | null;
+
+  /** A relay is publishing the row until then (Postgres time); after that any relay may. */
+  @Property({ type: 'datetime', columnType: 'timestamptz', nullable: true })
+  claimedUntil?: Date | null;
 }

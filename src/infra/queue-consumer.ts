@@ -3,6 +3,7 @@ import { headers as natsHeaders } from '@nats-io/transport-node';
 import { describeError, type Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { ensureConsumer, type Nats } from './nats.js';
+import { strandedMessageRepair } from './stranded-messages.js';
 
 /** One queue message, decoded, with explicit settlement. */
 export interface Job<T> {
@@ -19,8 +20,6 @@ export interface Job<T> {
   nak(delayMs?: number, cause?: unknown): void;
   /** Never redeliver (a poison message): it goes to the dead-letter stream with `reason`. */
   term(reason: string): void;
-  /** Extends the ack deadline while a long job runs. */
-  working(): void;
 }
 
 export interface ConsumerOptions<T> {
@@ -30,10 +29,24 @@ export interface ConsumerOptions<T> {
   stream: string;
   durable: string;
   filter?: string;
-  /** How long a delivered message may stay unacknowledged before JetStream redelivers it. */
+  /**
+   * How long a delivered message may go unacknowledged before JetStream redelivers it. Every
+   * message this process holds is heartbeated (`working`) five times per ack wait, so a long job is
+   * never redelivered while its process lives; a crashed or frozen process's messages come back
+   * after this long (QUEUE_ACK_WAIT_MS).
+   */
   ackWaitMs: number;
   /** Most messages handed to one `handle` call; batches form naturally while the previous one runs. */
   maxBatch: number;
+  /** Most messages this process holds unsettled (handled and buffered); default 2 × maxBatch. */
+  maxInFlight?: number;
+  /**
+   * Unsettled messages of the consumer across every process (JetStream's max_ack_pending);
+   * default 10,000. Messages nak'ed with a delay count until they are redelivered.
+   */
+  maxAckPending?: number;
+  /** How often to look for messages the stream holds but the consumer will never deliver; default 5 s. */
+  strandedCheckMs?: number;
   /** Deliveries a message gets before it is dead-lettered (QUEUE_MAX_DELIVER). */
   maxDeliver: number;
   /** Checks a decoded message; returning false dead-letters it as malformed. */
@@ -58,6 +71,12 @@ export interface RunningConsumer {
 }
 
 const MAX_RETRY_DELAY_MS = 30_000;
+/** How long one fetch waits for messages before the next (which asks for whatever room there is then). */
+const FETCH_EXPIRES_MS = 2000;
+/** Pause before fetching again after a fetch failed (NATS away). */
+const FETCH_RETRY_MS = 500;
+/** How often each consumer looks for messages its stream holds but will never deliver. */
+const STRANDED_CHECK_MS = 5000;
 
 /** A job that the loop dead-letters once the batch it came in is over. */
 interface Condemned<T> {
@@ -73,6 +92,11 @@ interface Condemned<T> {
  * free it takes everything buffered so far (up to `maxBatch`) as one batch. Under load batches
  * grow, which is what lets one Redis call and one Postgres transaction serve many messages.
  *
+ * A crash costs seconds, not minutes: the ack wait is short and every message the process holds is
+ * heartbeated, so only a dead or frozen process's messages are redelivered, and it holds at most
+ * `maxInFlight` of them. Messages the stream keeps but the consumer will never deliver (after an
+ * unclean NATS restart) are found and queued again (stranded-messages.ts).
+ *
  * No message can stall it: one that fails `maxDeliver` deliveries (or is malformed, or that the
  * handler terminates) is copied to the namespace's dead-letter stream, with its subject, headers
  * and why, and terminated, with a counter and one log line. Exhaustion is seen here, from the
@@ -83,20 +107,37 @@ interface Condemned<T> {
  */
 export async function runConsumer<T>(opts: ConsumerOptions<T>): Promise<RunningConsumer> {
   const retryDelayMs = opts.retryDelayMs ?? 1000;
+  const maxInFlight = opts.maxInFlight ?? opts.maxBatch * 2;
   const backoff = (deliveryCount: number) =>
     Math.min(MAX_RETRY_DELAY_MS, retryDelayMs * 2 ** Math.min(deliveryCount - 1, 16));
-  await ensureConsumer(opts.nats, opts.stream, opts.durable, {
-    ackWaitMs: opts.ackWaitMs,
-    maxAckPending: opts.maxBatch * 4,
-    maxDeliver: opts.maxDeliver + 1,
-    ...(opts.filter ? { filter: opts.filter } : {}),
-  });
+  const ensure = () =>
+    ensureConsumer(opts.nats, opts.stream, opts.durable, {
+      ackWaitMs: opts.ackWaitMs,
+      maxDeliver: opts.maxDeliver + 1,
+      ...(opts.maxAckPending ? { maxAckPending: opts.maxAckPending } : {}),
+      ...(opts.filter ? { filter: opts.filter } : {}),
+    });
+  await ensure();
   const consumer = await opts.nats.js.consumers.get(opts.stream, opts.durable);
-  const messages = await consumer.consume({ max_messages: opts.maxBatch * 2 });
+
+  // Every message fetched and not yet settled: the handler's and the buffer's. They are ours until
+  // settled, so they are heartbeated; and their number is what bounds the fetching.
+  const held = new Set<JsMsg>();
+  let capacityFreed: (() => void) | undefined;
+  const release = (msg: JsMsg) => {
+    held.delete(msg);
+    capacityFreed?.();
+  };
+  const heartbeat = setInterval(() => {
+    for (const msg of held) msg.working();
+  }, opts.ackWaitMs / 5);
 
   const buffer: { msg: JsMsg; data: T }[] = [];
   let wake: (() => void) | undefined;
+  let stopping = false;
   let done = false;
+  let fetching: { stop(): void } | undefined;
+  let pause: { timer: NodeJS.Timeout; resolve: () => void } | undefined;
 
   const deadLetter = async (condemned: Condemned<T>[]) => {
     const exhausted = condemned.flatMap((c) => (c.cause === 'exhausted' && c.data !== undefined ? [c.data] : []));
@@ -108,12 +149,16 @@ export async function runConsumer<T>(opts: ConsumerOptions<T>): Promise<RunningC
         { consumer: opts.durable, count: condemned.length, error: describeError(err) },
         "could not dead-letter messages; nak'ed for the spare delivery",
       );
-      for (const c of condemned) c.msg.nak(retryDelayMs);
+      for (const c of condemned) {
+        c.msg.nak(retryDelayMs);
+        release(c.msg);
+      }
       return;
     }
     for (const c of condemned) {
       // No reason on the wire: NATS before 2.10 ignores a `+TERM` that carries one. It is in the dead letter.
       c.msg.term();
+      release(c.msg);
       opts.metrics.queueDeadLetters.inc({ consumer: opts.durable, cause: c.cause });
       // Subject and sequence name the message; its body stays in the dead-letter stream, out of the logs.
       opts.log.error(
@@ -130,12 +175,49 @@ export async function runConsumer<T>(opts: ConsumerOptions<T>): Promise<RunningC
     }
   };
 
+  /**
+   * Fetches only as many messages as there is room for, so a process never holds more than
+   * `maxInFlight`: what a crashed one held is all that waits for the ack wait, and a busy one does
+   * not sit on messages an idle one could handle.
+   */
+  const rest = () =>
+    new Promise<void>((resolve) => (pause = { timer: setTimeout(resolve, FETCH_RETRY_MS), resolve })).then(
+      () => (pause = undefined),
+    );
+
   const pump = (async () => {
-    for await (const msg of messages) {
-      const data = decode(msg);
-      if (opts.isValid(data)) buffer.push({ msg, data });
-      else await deadLetter([{ msg, cause: 'malformed', reason: 'malformed message' }]);
-      wake?.();
+    while (!stopping) {
+      if (held.size >= maxInFlight) {
+        await new Promise<void>((resolve) => (capacityFreed = resolve));
+        capacityFreed = undefined;
+        continue;
+      }
+      const started = Date.now();
+      let fetched = 0;
+      try {
+        const messages = await consumer.fetch({ max_messages: maxInFlight - held.size, expires: FETCH_EXPIRES_MS });
+        fetching = messages;
+        if (stopping) messages.stop();
+        for await (const msg of messages) {
+          fetched += 1;
+          held.add(msg);
+          const data = decode(msg);
+          if (opts.isValid(data)) buffer.push({ msg, data });
+          else await deadLetter([{ msg, cause: 'malformed', reason: 'malformed message' }]);
+          wake?.();
+        }
+      } catch (err) {
+        if (stopping) break;
+        // NATS is away, or restarted without the consumer: wait a little, then make sure it exists.
+        opts.log.warn({ consumer: opts.durable, error: describeError(err) }, 'fetch failed; will retry');
+        await rest();
+        await ensure().catch(() => undefined);
+        continue;
+      } finally {
+        fetching = undefined;
+      }
+      // A fetch that ends at once with nothing (the server turned it away) must not become a busy loop.
+      if (fetched === 0 && Date.now() - started < FETCH_RETRY_MS && !stopping) await rest();
     }
     done = true;
     wake?.();
@@ -158,7 +240,7 @@ export async function runConsumer<T>(opts: ConsumerOptions<T>): Promise<RunningC
         } else {
           const condemn = (cause: Condemned<T>['cause'], reason: string) =>
             condemned.push({ msg, data, cause, reason });
-          batch.push(toJob(msg, data, opts.maxDeliver, condemn));
+          batch.push(toJob(msg, data, opts.maxDeliver, condemn, release));
         }
       }
       if (batch.length > 0) {
@@ -175,11 +257,28 @@ export async function runConsumer<T>(opts: ConsumerOptions<T>): Promise<RunningC
     }
   })();
 
+  const stranded = strandedMessageRepair(opts);
+  let checking: Promise<unknown> = Promise.resolve();
+  const strandedCheck = setInterval(() => {
+    checking = stranded.check().catch((err: unknown) => {
+      opts.log.warn({ consumer: opts.durable, error: describeError(err) }, 'stranded-message check failed');
+    });
+  }, opts.strandedCheckMs ?? STRANDED_CHECK_MS);
+
   return {
     async stop() {
-      await messages.close();
+      stopping = true;
+      clearInterval(strandedCheck);
+      fetching?.stop();
+      capacityFreed?.();
+      if (pause) {
+        clearTimeout(pause.timer);
+        pause.resolve();
+      }
       await pump;
       await loop;
+      clearInterval(heartbeat);
+      await checking;
     },
   };
 }
@@ -218,6 +317,7 @@ function toJob<T>(
   data: T,
   maxDeliver: number,
   condemn: (cause: 'exhausted' | 'refused', reason: string) => void,
+  release: (msg: JsMsg) => void,
 ): Job<T> {
   let settled = false;
   return {
@@ -230,18 +330,18 @@ function toJob<T>(
     ack() {
       settled = true;
       msg.ack();
+      release(msg);
     },
     nak(delayMs, cause) {
       settled = true;
-      if (msg.info.deliveryCount < maxDeliver) msg.nak(delayMs);
-      else condemn('exhausted', cause === undefined ? 'failed on its last delivery' : describeError(cause));
+      if (msg.info.deliveryCount < maxDeliver) {
+        msg.nak(delayMs);
+        release(msg);
+      } else condemn('exhausted', cause === undefined ? 'failed on its last delivery' : describeError(cause));
     },
     term(reason) {
       settled = true;
       condemn('refused', reason);
-    },
-    working() {
-      msg.working();
     },
   };
 }

@@ -1,5 +1,6 @@
 import { InitialSchema } from './2026-11-26-initial.migration.js';
 import { OutboxNotify } from './2026-11-27-outbox-notify.migration.js';
+import { OutboxClaim } from './2026-12-01-outbox-claim.migration.js';
 import { TokenVersion } from './2026-12-01-token-version.migration.js';
 
 /** Every migration in order; listed explicitly so the same list runs from sources and from `dist/`. */
@@ -7,4 +8,5 @@ export const migrations = [
   { name: '2026-11-26-initial', class: InitialSchema },
   { name: '2026-11-27-outbox-notify', class: OutboxNotify },
   { name: '2026-12-01-token-version', class: TokenVersion },
+  { name: '2026-12-01-outbox-claim', class: OutboxClaim },
 ];

@@ -72,7 +72,7 @@ export async function startBookingWorker(
     metrics,
     stream: nats.names.streams.bookings,
     durable: DURABLE,
-    ackWaitMs: 30_000,
+    ackWaitMs: config.queue.ackWaitMs,
     maxBatch: opts.maxBatch,
     maxDeliver: config.queue.maxDeliver,
     isValid: isValid(BookingRequest),

@@ -7,13 +7,13 @@ import type { Worker } from './index.js';
 const DURABLE = 'expiry-worker';
 /**
  * Jobs waiting for their time stay unacknowledged in JetStream (nak with a delay), and count
- * against the consumer's max-ack-pending (4 × this); one job per booking batch, so a day of sales
- * keeps a few thousand waiting at most.
+ * against the consumer's max-ack-pending (MAX_ACK_PENDING); one job per booking batch, so a day of
+ * sales keeps a few thousand waiting at most.
  */
 const MAX_BATCH = 2500;
+const MAX_ACK_PENDING = 4 * MAX_BATCH;
 /** The reminder comes this long before the hold ends (or at half the hold, if that is shorter). */
 const REMINDER_LEAD_MS = 60_000;
-const ACK_WAIT_MS = 60_000;
 /** A PAYING order the provider could not cancel yet (e.g. `processing`) is tried again this much later. */
 const PENDING_RETRY_MS = 15_000;
 /** Deliveries of a job before it is due (published, reminder): planned, so not counted against QUEUE_MAX_DELIVER. */
@@ -38,8 +38,9 @@ export async function startExpiryWorker(infra: Infra, holds: HoldExpiry): Promis
     maxDeliver: config.queue.maxDeliver + SCHEDULED_DELIVERIES,
     stream: nats.names.streams.expiry,
     durable: DURABLE,
-    ackWaitMs: ACK_WAIT_MS,
+    ackWaitMs: config.queue.ackWaitMs,
     maxBatch: MAX_BATCH,
+    maxAckPending: MAX_ACK_PENDING,
     isValid: isValid(HoldExpiryJob),
     async handle(jobs) {
       const [row] = await orm.em.fork().execute<{ now: Date }[]>(`select now() as now`);
@@ -59,14 +60,8 @@ export async function startExpiryWorker(infra: Infra, holds: HoldExpiry): Promis
       }
       if (due.length > 0) {
         // Cancelling PAYING orders calls the provider once per order, which may outlast the ack
-        // wait: keep the jobs ours meanwhile, so JetStream does not hand them to another worker.
-        const heartbeat = setInterval(() => due.forEach((job) => job.working()), ACK_WAIT_MS / 3);
-        let result;
-        try {
-          result = await holds.expire(due.flatMap((j) => j.data.orderIds));
-        } finally {
-          clearInterval(heartbeat);
-        }
+        // wait: runConsumer heartbeats the jobs meanwhile, so JetStream does not hand them to another worker.
+        const result = await holds.expire(due.flatMap((j) => j.data.orderIds));
         if (result.cancelled > 0) log.info({ cancelled: result.cancelled }, 'holds expired');
         // Only a job with an order the provider could not cancel yet comes back; the others are done.
         const pending = new Set(result.pending);

@@ -2,7 +2,7 @@ import type { Infra } from '../app.js';
 import type { Notification } from '../entities/notification.entity.js';
 import { createPushSender } from '../infra/push/create-push-sender.js';
 import type { PushMessage, PushSender } from '../infra/push/push-sender.js';
-import { runConsumer, type Job } from '../infra/queue-consumer.js';
+import { runConsumer } from '../infra/queue-consumer.js';
 import {
   isNotificationRequest,
   toNotificationLive,
@@ -88,7 +88,7 @@ export async function startNotificationWorker(
     return { kind: 'nak', delayMs: Math.min(60_000, baseDelayMs * 2 ** (deliveryCount - 1)) };
   }
 
-  async function handle(request: NotificationRequest, deliveryCount: number, job: Job<NotificationRequest>) {
+  async function handle(request: NotificationRequest, deliveryCount: number) {
     const outcome = await notifications.record(orm.em.fork(), request);
     if (outcome.kind === 'invalid') return { kind: 'term', reason: outcome.reason } satisfies Settlement;
     const { notification, created } = outcome;
@@ -96,7 +96,6 @@ export async function startNotificationWorker(
       metrics.notificationsCreated.inc({ kind: notification.kind });
       live.publish('notification', notification.userId, toNotificationLive(notification));
     }
-    job.working(); // pushes may take a few provider retries
     return push(notification, deliveryCount);
   }
 
@@ -107,7 +106,7 @@ export async function startNotificationWorker(
     maxDeliver: infra.config.queue.maxDeliver,
     stream: nats.names.streams.notifications,
     durable: options.durable ?? 'notifications',
-    ackWaitMs: 60_000,
+    ackWaitMs: infra.config.queue.ackWaitMs,
     maxBatch: 16,
     isValid: isNotificationRequest,
     async handle(jobs) {
@@ -119,7 +118,7 @@ export async function startNotificationWorker(
           const deliveryCount = Math.max(...group.map((j) => j.deliveryCount));
           let settlement: Settlement;
           try {
-            settlement = await handle(first.data, deliveryCount, first);
+            settlement = await handle(first.data, deliveryCount);
           } catch (err) {
             // Left unsettled: runConsumer naks it for a retry.
             log.error({ err, notificationId: first.data.notificationId }, 'notification failed; will retry');

@@ -14,13 +14,19 @@ const SUBJECTS: { [T in OutboxTopic]: (names: NatsNames) => string } = {
 const TOPICS = Object.keys(SUBJECTS) as OutboxTopic[];
 
 export interface OutboxRelayOptions {
-  /** Rows per transaction; default 300. */
+  /** Rows per claim; default 300. */
   batchSize?: number;
   /** Fallback poll for a missed notify; default SWEEP_INTERVAL_MS. */
   pollIntervalMs?: number;
   /**
+   * How long a claim keeps other relays off a batch while it is published; default 5 s. A relay
+   * that dies or freezes mid-publish delays its rows by this much; one that is merely slow past it
+   * lets another publish them too, and JetStream drops that copy by its message id.
+   */
+  claimMs?: number;
+  /**
    * Test hook: runs after JetStream acknowledged a batch and before the rows are marked published.
-   * Throwing there is a crash at the worst moment: the batch is rolled back and published again.
+   * Throwing there is a crash at the worst moment: the claim is given up and the batch published again.
    */
   afterPublish?: (rowIds: string[]) => Promise<void> | void;
 }
@@ -31,31 +37,45 @@ interface OutboxRow {
   payload: Record<string, unknown>;
 }
 
+/** Slack after a claim's end before looking again, so the lease has surely passed by Postgres' clock. */
+const CLAIM_SLACK_MS = 50;
+
 /**
  * Publishes committed outbox rows to JetStream and stamps them published. Any number of relays may
- * run: each batch locks its rows (`for update skip locked`), so two relays never publish the same
- * row at once. A crash after publishing but before the commit publishes the rows again; their
- * message id (`outbox-<row id>`) makes JetStream drop the copy within its duplicate window, and
- * consumers de-duplicate by their own ids after that. So a row is never lost and rarely repeated.
+ * run. A relay claims a batch for a short lease (`claimed_until`, by Postgres' clock) in one short
+ * statement, and holds no transaction or lock while it publishes: network I/O inside a transaction
+ * would keep the rows locked for as long as a frozen relay stays frozen (or, with Postgres'
+ * idle-in-transaction timeout, lose every publish slower than that timeout). Others skip claimed
+ * rows and come back when the claim ends. A crash after publishing but before the stamp publishes
+ * the rows again; their message id (`outbox-<row id>`) makes JetStream drop the copy within its
+ * duplicate window, and consumers de-duplicate by their own ids after that. So a row is never lost
+ * and rarely repeated.
  */
 export async function startOutboxRelay(infra: Infra, options: OutboxRelayOptions = {}): Promise<Worker> {
   const { orm, nats, metrics, config } = infra;
   const log = infra.log.child({ worker: 'outbox-relay' });
   const batchSize = options.batchSize ?? 300;
+  const claimMs = options.claimMs ?? 5000;
 
   async function relayBatch(): Promise<number> {
-    return orm.em.fork().transactional(async (em) => {
-      // Only topics this version knows: during a rolling deploy an older relay leaves a newer
-      // topic's rows to a newer relay instead of dropping or blocking on them.
-      const rows = await em.execute<OutboxRow[]>(
-        `select id, subject, payload from outbox
-         where published_at is null and subject in (?)
+    const em = orm.em.fork();
+    // Only topics this version knows: during a rolling deploy an older relay leaves a newer
+    // topic's rows to a newer relay instead of dropping or blocking on them.
+    const claimed = await em.execute<OutboxRow[]>(
+      `update outbox set claimed_until = now() + make_interval(secs => ?)
+       where id in (
+         select id from outbox
+         where published_at is null and subject in (?) and (claimed_until is null or claimed_until <= now())
          order by id
          limit ?
-         for update skip locked`,
-        [TOPICS, batchSize],
-      );
-      if (rows.length === 0) return 0;
+         for update skip locked)
+       returning id, subject, payload`,
+      [claimMs / 1000, TOPICS, batchSize],
+    );
+    if (claimed.length === 0) return 0;
+    const rows = claimed.toSorted((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
+    const ids = rows.map((r) => r.id);
+    try {
       // Concurrent publishes, then wait for every ack: a row is marked only once JetStream has it.
       const acks = await Promise.all(
         rows.map((row) =>
@@ -64,10 +84,9 @@ export async function startOutboxRelay(infra: Infra, options: OutboxRelayOptions
           }),
         ),
       );
-      const ids = rows.map((r) => r.id);
       await options.afterPublish?.(ids);
       const marked = await em.execute<{ subject: string; lag: number }[]>(
-        `update outbox set published_at = now() where id in (?)
+        `update outbox set published_at = now(), claimed_until = null where id in (?) and published_at is null
          returning subject, extract(epoch from clock_timestamp() - created_at)::float8 as lag`,
         [ids],
       );
@@ -77,19 +96,42 @@ export async function startOutboxRelay(infra: Infra, options: OutboxRelayOptions
       }
       const duplicates = acks.filter((a) => a.duplicate).length;
       if (duplicates > 0) log.info({ duplicates }, 'republished outbox rows were dropped as duplicates by JetStream');
-      return rows.length;
-    });
+    } catch (err) {
+      // Give the claim up, so any relay may publish the rows at once; if this fails too, the claim just ends.
+      await em
+        .execute(`update outbox set claimed_until = null where id in (?) and published_at is null`, [ids])
+        .catch(() => undefined);
+      throw err;
+    }
+    return rows.length;
   }
 
-  /** Batch after batch until one comes back short: the backlog is gone (or locked by another relay). */
+  /** How long until the first claim of another relay ends, if rows are waiting on one. */
+  async function nextClaimEnd(): Promise<number | undefined> {
+    const [row] = await orm.em.fork().execute<{ ms: number | null }[]>(
+      `select ceil(extract(epoch from min(claimed_until) - now()) * 1000)::int as ms
+       from outbox where published_at is null and subject in (?) and claimed_until > now()`,
+      [TOPICS],
+    );
+    return row?.ms ?? undefined;
+  }
+
+  /** Batch after batch until one comes back short: the backlog is gone (or claimed by another relay). */
   async function drain(): Promise<void> {
     while ((await relayBatch()) === batchSize && !stopped);
+    // Rows another relay claimed are ours to try when the claim ends, should it not finish them.
+    const wait = await nextClaimEnd();
+    if (wait !== undefined && !stopped) {
+      clearTimeout(claimTimer);
+      claimTimer = setTimeout(wake, Math.max(0, wait) + CLAIM_SLACK_MS);
+    }
   }
 
-  // One loop; a notify or poll that arrives while it runs makes it go round once more.
+  // One loop; a notify, poll or claim end that arrives while it runs makes it go round once more.
   let stopped = false;
   let pending = true;
   let wakeLoop: (() => void) | undefined;
+  let claimTimer: NodeJS.Timeout | undefined;
   const wake = () => {
     pending = true;
     wakeLoop?.();
@@ -120,6 +162,7 @@ export async function startOutboxRelay(infra: Infra, options: OutboxRelayOptions
     async stop() {
       stopped = true;
       clearInterval(poll);
+      clearTimeout(claimTimer);
       wakeLoop?.();
       await loop;
       await listener.close();

@@ -24,7 +24,7 @@ export async function startPaymentWorker(infra: Infra, settlement: PaymentSettle
     maxDeliver: infra.config.queue.maxDeliver,
     stream: nats.names.streams.payments,
     durable: DURABLE,
-    ackWaitMs: 60_000,
+    ackWaitMs: infra.config.queue.ackWaitMs,
     maxBatch: MAX_BATCH,
     retryDelayMs: 2000,
     isValid: isValid(PaymentEventJob),
