@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisKeys } from '../src/infra/redis.js';
 import type { BookingRequest } from '../src/services/queue-messages.js';
+import { BookingDecider } from '../src/services/booking-decider.js';
 import { bookingIdFor } from '../src/services/booking.service.js';
 import { startBookingWorker } from '../src/workers/booking.worker.js';
 import { startStockSweeper } from '../src/workers/stock.sweeper.js';
@@ -82,6 +83,33 @@ describe('a committed reservation delivered again', () => {
     } finally {
       await worker.stop();
     }
+  });
+
+  it('reserved before Redis lost its data and committed after the reload still counts once for its buyer', async () => {
+    const event = await createEvent(sys, admin, { ticketsTotal: 10, maxPerUser: 3 });
+    const [buyer] = await createBuyers(sys, 1);
+    const { infra, services } = sys.app;
+    const decider = new BookingDecider(infra.orm, services.gate, services.catalog, 300, {
+      // Between the Redis step and the commit, Redis restarts empty and another batch reloads it.
+      afterGate: async () => {
+        const keys = await infra.redis.keys(`${redisKeys(sys.config.namespace).eventTag(event.id)}:*`);
+        await infra.redis.del(...keys);
+        await services.gate.load(event.id, await services.decider.snapshot(event.id));
+      },
+    });
+    expect((await decider.decide([request(event.id, buyer!.id, 'lost')])).decisions[0]).toMatchObject({
+      status: 'RESERVED',
+    });
+    const state = await stockState(sys, event.id);
+    expect(state.heldByUser).toEqual({ [buyer!.id]: 1 });
+    expect(state.redis.held).toEqual(state.heldByUser);
+    expect(state.redis.stock).toBe(state.pgAvailable);
+
+    // And delivered again, it is not counted a second time.
+    await services.decider.decide([request(event.id, buyer!.id, 'lost'), request(event.id, buyer!.id, 'next')]);
+    const after = await stockState(sys, event.id);
+    expect(after.redis.held).toEqual({ [buyer!.id]: 2 });
+    expect(after.redis.held).toEqual(after.heldByUser);
   });
 
   it('the stock sweep repairs buyers counted wrong in Redis, even when stock, version and number of buyers agree', async () => {
