@@ -294,23 +294,23 @@ describe('a dependency that is down', () => {
     },
   );
 
-  it('still rejects a sold-out event at once with Redis unreachable: that path does no I/O', async () => {
+  it('answers a sold-out event UNAVAILABLE with Redis unreachable: a SOLD_OUT it cannot record could be contradicted later', async () => {
     const event = await createEvent(sys, admin, { ticketsTotal: 1, maxPerUser: 1 });
     const [winner, loser] = await createBuyers(sys, 2);
     await gqlOk(sys.url, BookTicketLeanDocument, { eventId: event.id, idempotencyKey: 'w' }, winner!.token);
     const { stock } = sys.app.services;
     await eventually(() => (stock.isSoldOut(event.id) && !stock.mayHold(event.id, loser!.id) ? true : undefined));
+    const attempt = () =>
+      gql(sys.url, BookTicketLeanDocument, { eventId: event.id, idempotencyKey: 'l' }, loser!.token);
     proxies.redis.down();
     try {
-      const res = await gqlOk(
-        sys.url,
-        BookTicketLeanDocument,
-        { eventId: event.id, idempotencyKey: 'l' },
-        loser!.token,
-      );
-      expect(res.bookTicket).toMatchObject({ status: 'REJECTED', reason: 'SOLD_OUT' });
+      const res = await attempt();
+      expect(res.errors?.[0]?.extensions?.['code']).toBe('UNAVAILABLE');
     } finally {
       proxies.redis.up();
     }
+    await eventually(() => (sys.app.infra.health.allUp() ? true : undefined), 15_000);
+    const after = await attempt();
+    expect(after.data?.bookTicket).toMatchObject({ status: 'REJECTED', reason: 'SOLD_OUT' });
   });
 });

@@ -98,6 +98,24 @@ export class BookingRegistry {
     return { outcome: 'new' };
   }
 
+  /**
+   * Records a decision the gateway made on its own (the sold-out flag) as the attempt's decision,
+   * unless the attempt already has a record: one command (SET NX GET, auto-pipelined with its
+   * neighbours), so the key keeps exactly one decision. Returns the existing record, or null when
+   * this one was stored.
+   */
+  async recordIfAbsent(record: BookingRecord, ttlSeconds = RECORD_TTL_SECONDS): Promise<BookingRecord | null> {
+    const existing = await this.redis.set(
+      this.recordKey(record.bookingId),
+      JSON.stringify(record),
+      'EX',
+      ttlSeconds,
+      'NX',
+      'GET',
+    );
+    return existing ? (JSON.parse(existing) as BookingRecord) : null;
+  }
+
   async get(bookingId: string): Promise<BookingRecord | null> {
     const raw = await this.redis.get(this.recordKey(bookingId));
     return raw ? (JSON.parse(raw) as BookingRecord) : null;

@@ -7,7 +7,9 @@ import { redisKeys, type Redis } from './redis.js';
  * Redis is never the source of truth. It holds
  *   stock    = Postgres `available` (as of `version`) minus the tickets reserved here whose
  *              Postgres commit is still in flight,
- *   held     = tickets per buyer (orders that hold tickets, plus reservations in flight),
+ *   held     = tickets per buyer (orders that hold tickets, plus reservations in flight), each
+ *              booking counted once, when reserved (or, after Redis lost it, when first committed),
+ *              never again when a committed booking is delivered again,
  *   decided  = the gate's answer per booking id, so a redelivered attempt gets the same answer,
  *   inflight = booking id -> quantity, reserved here and not yet committed (or refused) in Postgres.
  * Every Postgres stock change reports (available, version) back through `settle`, `released` or
@@ -31,6 +33,13 @@ export interface GateAttempt {
 export interface StockVersion {
   available: number;
   version: number;
+}
+
+/** What one Postgres transaction did with attempts the gate reserved (see StockGate.settle). */
+export interface SettleOutcome {
+  committed?: readonly GateAttempt[];
+  confirmed?: readonly GateAttempt[];
+  refused?: readonly (GateAttempt & { decision: string })[];
 }
 
 export interface StockSnapshot extends StockVersion {
@@ -75,9 +84,11 @@ redis.call('EXPIRE', KEYS[3], tonumber(ARGV[2]))
 return out
 `;
 
-// After the Postgres transaction. KEYS: stock, held, decided, inflight, inflightQty, version.
-// ARGV: available, version, then (bookingId, userId, qty, outcome)* where outcome 'C' means committed
-// to Postgres and anything else is the decision to remember for an attempt Postgres did not take.
+// After the Postgres transaction. KEYS: stock, held, decided, inflight, inflightQty, version, loaded.
+// ARGV: available, version, then (bookingId, userId, qty, outcome)* where outcome 'N' means newly
+// committed by this transaction, 'C' already in Postgres before it (a redelivery: counted when it was
+// reserved, never again), and anything else is the decision to remember for an attempt Postgres did
+// not take.
 const SETTLE = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local ver = tonumber(ARGV[2])
@@ -87,10 +98,12 @@ for i = 3, #ARGV, 4 do
   local b, u, q, o = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3]
   local wasInFlight = redis.call('HDEL', KEYS[4], b) == 1
   if wasInFlight then removed = removed + q end
-  if o == 'C' then
-    -- Reserved before Redis lost its data and committed after the reload's snapshot: count it now.
-    if not wasInFlight and newer then redis.call('HINCRBY', KEYS[2], u, q) end
-  else
+  if o == 'N' then
+    -- Reserved before Redis lost its data and committed after the snapshot it reloaded: count it now.
+    if not wasInFlight and ver > tonumber(redis.call('GET', KEYS[7]) or '-1') then
+      redis.call('HINCRBY', KEYS[2], u, q)
+    end
+  elseif o ~= 'C' then
     if wasInFlight and redis.call('HINCRBY', KEYS[2], u, -q) <= 0 then redis.call('HDEL', KEYS[2], u) end
     redis.call('HSET', KEYS[3], b, o)
   end
@@ -124,18 +137,20 @@ return tonumber(redis.call('GET', KEYS[1]))
 `;
 
 // Loads an event from a Postgres snapshot when Redis has nothing (first sale, or Redis lost its data).
-// KEYS: stock, held, inflightQty, version. ARGV: available, version, then (userId, held)*.
+// KEYS: stock, held, inflightQty, version, loaded. ARGV: available, version, then (userId, held)*.
+// `loaded` is the version whose buyers `held` reflects: a commit newer than it is not counted yet.
 const LOAD = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('DEL', KEYS[2], KEYS[3])
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('SET', KEYS[4], ARGV[2])
+redis.call('SET', KEYS[5], ARGV[2])
 for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
 return 1
 `;
 
 // Makes Redis equal to a Postgres snapshot, but only while nothing is in flight and no newer
-// Postgres state has been applied meanwhile. KEYS: stock, held, inflightQty, version. ARGV as LOAD.
+// Postgres state has been applied meanwhile. KEYS: stock, held, inflightQty, version, loaded. ARGV as LOAD.
 const RECONCILE = `
 if tonumber(redis.call('GET', KEYS[3]) or '0') ~= 0 then return 0 end
 if tonumber(redis.call('GET', KEYS[4]) or '-1') > tonumber(ARGV[2]) then return 0 end
@@ -143,10 +158,36 @@ local before = redis.call('GET', KEYS[1])
 redis.call('DEL', KEYS[2])
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('SET', KEYS[4], ARGV[2])
+redis.call('SET', KEYS[5], ARGV[2])
 for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
 if before == ARGV[1] then return 0 end
 return 1
 `;
+
+// Sets the given buyers' counts to Postgres' (0: the buyer holds nothing), writing only those that
+// differ, and only while nothing is in flight and Redis is at exactly the snapshot's version.
+// KEYS: held, inflightQty, version, loaded. ARGV: version, then (userId, held)*.
+// Returns how many counts it changed, or -1 when Redis moved on (the next sweep looks again).
+const REPAIR_HELD = `
+if tonumber(redis.call('GET', KEYS[2]) or '0') ~= 0 then return -1 end
+if redis.call('GET', KEYS[3]) ~= ARGV[1] then return -1 end
+local fixed = 0
+for i = 2, #ARGV, 2 do
+  local u, n = ARGV[i], ARGV[i + 1]
+  local current = redis.call('HGET', KEYS[1], u)
+  if n == '0' then
+    if current then redis.call('HDEL', KEYS[1], u); fixed = fixed + 1 end
+  elseif current ~= n then
+    redis.call('HSET', KEYS[1], u, n)
+    fixed = fixed + 1
+  end
+end
+redis.call('SET', KEYS[4], ARGV[1])
+return fixed
+`;
+
+/** Buyers compared per REPAIR_HELD call: each call is short, so Redis never stalls on a big event. */
+const REPAIR_CHUNK = 500;
 
 type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
 
@@ -156,10 +197,11 @@ export class StockGate {
     private readonly namespace: string,
   ) {
     redis.defineCommand('gateReserve', { numberOfKeys: 5, lua: RESERVE });
-    redis.defineCommand('gateSettle', { numberOfKeys: 6, lua: SETTLE });
+    redis.defineCommand('gateSettle', { numberOfKeys: 7, lua: SETTLE });
     redis.defineCommand('gateAdjust', { numberOfKeys: 5, lua: ADJUST });
-    redis.defineCommand('gateLoad', { numberOfKeys: 4, lua: LOAD });
-    redis.defineCommand('gateReconcile', { numberOfKeys: 4, lua: RECONCILE });
+    redis.defineCommand('gateLoad', { numberOfKeys: 5, lua: LOAD });
+    redis.defineCommand('gateReconcile', { numberOfKeys: 5, lua: RECONCILE });
+    redis.defineCommand('gateRepairHeld', { numberOfKeys: 4, lua: REPAIR_HELD });
   }
 
   private keys(eventId: string) {
@@ -171,6 +213,7 @@ export class StockGate {
       inflight: `${tag}:inflight`,
       inflightQty: `${tag}:inflightqty`,
       version: `${tag}:version`,
+      loaded: `${tag}:loaded`,
       marks: `${tag}:marks`,
     };
   }
@@ -200,23 +243,29 @@ export class StockGate {
   }
 
   /**
-   * Reports the Postgres outcome of attempts the gate reserved: `committed` are in Postgres now;
-   * `refused` were not taken after all (Postgres had fewer tickets, or the booking was already
-   * decided) and carry the decision to remember instead (`X:<reason>`). Returns the Redis stock,
-   * or null when Redis has lost the event (the next reservation reloads it from Postgres).
+   * Reports the Postgres outcome of attempts the gate reserved: `committed` were inserted by this
+   * transaction; `confirmed` were already in Postgres (a redelivery: their tickets are counted once,
+   * whatever the version); `refused` were not taken after all (Postgres had fewer tickets, or the
+   * booking was already decided otherwise) and carry the decision to remember instead (`X:<reason>`).
+   * Returns the Redis stock, or null when Redis has lost the event (the next reservation reloads it).
    */
-  async settle(
-    eventId: string,
-    pg: StockVersion,
-    committed: readonly GateAttempt[],
-    refused: readonly (GateAttempt & { decision: string })[],
-  ): Promise<number | null> {
+  async settle(eventId: string, pg: StockVersion, outcome: SettleOutcome): Promise<number | null> {
     const k = this.keys(eventId);
     const args: (string | number)[] = [pg.available, pg.version];
-    for (const c of committed) args.push(c.bookingId, c.userId, c.quantity, 'C');
-    for (const r of refused) args.push(r.bookingId, r.userId, r.quantity, r.decision);
+    for (const c of outcome.committed ?? []) args.push(c.bookingId, c.userId, c.quantity, 'N');
+    for (const c of outcome.confirmed ?? []) args.push(c.bookingId, c.userId, c.quantity, 'C');
+    for (const r of outcome.refused ?? []) args.push(r.bookingId, r.userId, r.quantity, r.decision);
     const result = Number(
-      await this.script('gateSettle')(k.stock, k.held, k.decided, k.inflight, k.inflightQty, k.version, ...args),
+      await this.script('gateSettle')(
+        k.stock,
+        k.held,
+        k.decided,
+        k.inflight,
+        k.inflightQty,
+        k.version,
+        k.loaded,
+        ...args,
+      ),
     );
     return result < 0 ? null : result;
   }
@@ -248,7 +297,16 @@ export class StockGate {
   /** Loads the event from Postgres' snapshot if Redis has no stock for it; true when it loaded. */
   async load(eventId: string, snapshot: StockSnapshot): Promise<boolean> {
     const k = this.keys(eventId);
-    return (await this.script('gateLoad')(k.stock, k.held, k.inflightQty, k.version, ...snapshotArgs(snapshot))) === 1;
+    return (
+      (await this.script('gateLoad')(
+        k.stock,
+        k.held,
+        k.inflightQty,
+        k.version,
+        k.loaded,
+        ...snapshotArgs(snapshot),
+      )) === 1
+    );
   }
 
   /**
@@ -258,7 +316,14 @@ export class StockGate {
   async reconcile(eventId: string, snapshot: StockSnapshot): Promise<boolean> {
     const k = this.keys(eventId);
     return (
-      (await this.script('gateReconcile')(k.stock, k.held, k.inflightQty, k.version, ...snapshotArgs(snapshot))) === 1
+      (await this.script('gateReconcile')(
+        k.stock,
+        k.held,
+        k.inflightQty,
+        k.version,
+        k.loaded,
+        ...snapshotArgs(snapshot),
+      )) === 1
     );
   }
 
@@ -283,6 +348,43 @@ export class StockGate {
       inflightQty: Number(inflightQty ?? 0),
       holders,
     };
+  }
+
+  /**
+   * Compares every buyer's count with the snapshot and sets those that differ, in short steps
+   * (REPAIR_CHUNK buyers each) that each apply only while nothing is in flight and Redis is at the
+   * snapshot's version; buyers Redis counts and Postgres does not are found with HSCAN. Returns how
+   * many counts it changed, or null when Redis moved on meanwhile (nothing wrong was written).
+   */
+  async repairHeld(eventId: string, snapshot: StockSnapshot): Promise<number | null> {
+    const k = this.keys(eventId);
+    const repair = async (counts: [string, number][]): Promise<number | null> => {
+      let fixed = 0;
+      for (let i = 0; i < counts.length; i += REPAIR_CHUNK) {
+        const args = counts.slice(i, i + REPAIR_CHUNK).flat();
+        const n = Number(
+          await this.script('gateRepairHeld')(k.held, k.inflightQty, k.version, k.loaded, snapshot.version, ...args),
+        );
+        if (n < 0) return null;
+        fixed += n;
+      }
+      return fixed;
+    };
+    const fixed = await repair([...snapshot.heldByUser].filter(([, n]) => n > 0));
+    if (fixed === null) return null;
+    const holders = [...snapshot.heldByUser.values()].filter((n) => n > 0).length;
+    if ((await this.redis.hlen(k.held)) <= holders) return fixed;
+    const strangers: [string, number][] = [];
+    let cursor = '0';
+    do {
+      const [next, fields] = await this.redis.hscan(k.held, cursor, 'COUNT', REPAIR_CHUNK);
+      for (let i = 0; i < fields.length; i += 2) {
+        if ((snapshot.heldByUser.get(fields[i]!) ?? 0) === 0) strangers.push([fields[i]!, 0]);
+      }
+      cursor = next;
+    } while (cursor !== '0');
+    const removed = await repair(strangers);
+    return removed === null ? null : fixed + removed;
   }
 
   /** The Redis stock, or null when not loaded. */

@@ -140,12 +140,11 @@ export class BookingDecider {
       [...result.stock].map(async ([eventId, pg]) => ({
         eventId,
         pg,
-        redis: await this.gate.settle(
-          eventId,
-          pg,
-          result.committed.get(eventId) ?? [],
-          result.refused.get(eventId) ?? [],
-        ),
+        redis: await this.gate.settle(eventId, pg, {
+          committed: result.committed.get(eventId),
+          confirmed: result.confirmed.get(eventId),
+          refused: result.refused.get(eventId),
+        }),
       })),
     );
     return { decisions: result.decisions, stock, created: result.created, holds: result.holds, refused: [] };
@@ -165,12 +164,9 @@ export class BookingDecider {
     } catch {
       // Postgres unreachable: the release still applies, without a newer stock count.
     }
-    const redis = await this.gate.settle(
-      r.eventId,
-      pg ?? NO_NEWER_VERSION,
-      [],
-      [{ ...r, decision: rejectedMemory(reason) }],
-    );
+    const redis = await this.gate.settle(r.eventId, pg ?? NO_NEWER_VERSION, {
+      refused: [{ ...r, decision: rejectedMemory(reason) }],
+    });
     return {
       decisions: [decisionOf(r, 'REJECTED', reason, null)],
       stock: pg ? [{ eventId: r.eventId, pg, redis }] : [],
@@ -264,7 +260,9 @@ export class BookingDecider {
     const expiresAt = new Date(new Date(now).getTime() + this.holdSeconds * 1000);
 
     const decisions: Decision[] = [];
+    /** Inserted by this transaction, and found already in Postgres (a redelivery), per event. */
     const committed = new Map<string, GateAttempt[]>();
+    const confirmed = new Map<string, GateAttempt[]>();
     const refused = new Map<string, (GateAttempt & { decision: string })[]>();
     const taken = new Map<string, number>();
     const newBookings: Record<string, unknown>[] = [];
@@ -284,7 +282,7 @@ export class BookingDecider {
         });
         if (reservedInRedis) {
           const sameReservation = !gate.fresh && !conflict && prior.status === 'RESERVED';
-          if (sameReservation) push(committed, r.eventId, r);
+          if (sameReservation) push(confirmed, r.eventId, r);
           else push(refused, r.eventId, { ...r, decision: conflict ? 'X:CONFLICT' : gateMemory(prior) });
         }
         continue;
@@ -355,6 +353,7 @@ export class BookingDecider {
     return {
       decisions,
       committed,
+      confirmed,
       refused,
       stock: stockAfter,
       created: newOrders.length,

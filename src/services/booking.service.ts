@@ -29,6 +29,9 @@ export interface BookingView {
   orderId: string | null;
 }
 
+/** Longest a sold-out answer's record is kept (the others are kept as long, see BookingRegistry). */
+const SOLD_OUT_RECORD_MAX_SECONDS = 7 * 86_400;
+
 /** Booking ids are derived from (user, idempotency key): a retry names the same booking. */
 const BOOKING_NAMESPACE = Buffer.from('6f0a4c1e2b7d4f5a9c3e8d1b2a7e4f60', 'hex');
 export function bookingIdFor(userId: string, idempotencyKey: string): string {
@@ -101,11 +104,6 @@ export class BookingService {
     if (now < event.saleStartsAt.getTime() || now >= event.startsAt.getTime()) {
       return reject(BookingRejection.NOT_ON_SALE);
     }
-    if (this.deps.stock.isSoldOut(event.id) && !this.deps.stock.mayHold(event.id, user.id)) {
-      return reject(BookingRejection.SOLD_OUT);
-    }
-    if (!this.deps.health.allUp()) throw this.unavailable('health');
-
     const record: BookingRecord = {
       bookingId: view.id,
       userId: user.id,
@@ -117,6 +115,11 @@ export class BookingService {
       reason: null,
       orderId: null,
     };
+    if (this.deps.stock.isSoldOut(event.id) && !this.deps.stock.mayHold(event.id, user.id)) {
+      return this.rejectSoldOut(record, view, event.startsAt);
+    }
+    if (!this.deps.health.allUp()) throw this.unavailable('health');
+
     let admitted;
     try {
       admitted = await this.deps.registry.admit(
@@ -131,20 +134,56 @@ export class BookingService {
     switch (admitted.outcome) {
       case 'rate_limited':
         return reject(BookingRejection.RATE_LIMITED);
-      case 'exists': {
-        const existing = admitted.record;
-        if (existing.eventId !== event.id || existing.quantity !== quantity) {
-          throw new ConflictError('idempotencyKey: already used for a booking with other arguments', {
-            field: 'idempotencyKey',
-          });
-        }
-        if (existing.status !== 'QUEUED') return recordView(existing);
-        // Still undecided: queue it again (JetStream drops the duplicate) and wait like the first call did.
-        return this.queueAndWait(existing, view);
-      }
+      case 'exists':
+        return this.answerExisting(admitted.record, record, view);
       case 'new':
         return this.queueAndWait(record, view);
     }
+  }
+
+  /**
+   * The sold-out flag's answer, recorded as the attempt's decision before it is given (one Redis
+   * command, pipelined with the others of the moment; no Postgres, no queue): a key answered
+   * SOLD_OUT stays SOLD_OUT when tickets come back, and `booking(id)` says so. An attempt that
+   * already has a record (in flight, or decided) gets that one instead. The record lives while the
+   * event can be sold.
+   */
+  private async rejectSoldOut(record: BookingRecord, view: BookingView, startsAt: Date): Promise<BookingView> {
+    const rejected: BookingRecord = { ...record, status: 'REJECTED', reason: BookingRejection.SOLD_OUT };
+    const ttlSeconds = Math.min(
+      SOLD_OUT_RECORD_MAX_SECONDS,
+      Math.max(60, Math.ceil((startsAt.getTime() - Date.now()) / 1000)),
+    );
+    let existing: BookingRecord | null;
+    try {
+      existing = await this.deps.registry.recordIfAbsent(rejected, ttlSeconds);
+    } catch (err) {
+      // Unrecorded, the answer could be contradicted later: nothing is said instead.
+      this.deps.health.reportFailure('redis', err);
+      throw this.unavailable('redis');
+    }
+    if (existing) {
+      if (existing.status === 'QUEUED' && !this.deps.health.allUp()) throw this.unavailable('health');
+      return this.answerExisting(existing, record, view);
+    }
+    this.deps.metrics.bookingAttempts.inc({ stage: 'gateway', outcome: BookingRejection.SOLD_OUT });
+    return recordView(rejected);
+  }
+
+  /** A retry: the recorded decision, or, still undecided, queued again and waited for like the first call. */
+  private async answerExisting(
+    existing: BookingRecord,
+    record: BookingRecord,
+    view: BookingView,
+  ): Promise<BookingView> {
+    if (existing.eventId !== record.eventId || existing.quantity !== record.quantity) {
+      throw new ConflictError('idempotencyKey: already used for a booking with other arguments', {
+        field: 'idempotencyKey',
+      });
+    }
+    if (existing.status !== 'QUEUED') return recordView(existing);
+    // JetStream drops the duplicate publish.
+    return this.queueAndWait(existing, view);
   }
 
   /** The booking if it belongs to the caller; null for unknown ids and other users' bookings alike. */

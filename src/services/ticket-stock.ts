@@ -91,8 +91,8 @@ export class TicketStock {
   async settleRetake(order: OrderTickets, pg: StockVersion | null, current: StockVersion): Promise<void> {
     const attempt = { bookingId: retakeId(order), userId: order.userId, quantity: order.quantity };
     const redis = pg
-      ? await this.gate.settle(order.eventId, pg, [attempt], [])
-      : await this.gate.settle(order.eventId, current, [], [{ ...attempt, decision: 'X:SOLD_OUT' }]);
+      ? await this.gate.settle(order.eventId, pg, { committed: [attempt] })
+      : await this.gate.settle(order.eventId, current, { refused: [{ ...attempt, decision: 'X:SOLD_OUT' }] });
     this.publish(order.eventId, redis ?? (pg ?? current).available, (pg ?? current).version);
   }
 
