@@ -88,6 +88,7 @@ const BASELINES: Record<string, (f: Fixtures) => Record<string, unknown>> = {
   simulatePayment: () => ({ orderId: randomUUID(), outcome: 'SUCCEED' }),
   cancelOrder: () => ({ orderId: randomUUID() }),
   signOutEverywhere: () => ({}),
+  saleStats: (f) => ({ eventId: f.eventId }),
   bookingUpdated: () => ({ id: randomUUID() }),
   stockChanged: (f) => ({ eventId: f.eventId }),
   notificationReceived: () => ({}),

@@ -34,6 +34,8 @@ async function serve(dir: string, settings: WebAppSettings): Promise<string> {
 
 const SIMULATED: WebAppSettings = { paymentProvider: 'simulated', stripePublishableKey: undefined };
 
+const BROWSER_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
+
 describe('the web app route', () => {
   let url: string;
   beforeAll(async () => {
@@ -56,9 +58,9 @@ describe('the web app route', () => {
     expect(await head.text()).toBe('');
   });
 
-  it('answers client routes with index.html, but leaves missing files, API paths and other methods alone', async () => {
+  it('answers a browser opening a client route with index.html, but leaves missing files, API paths, other methods and non-browser clients alone', async () => {
     for (const path of ['/', '/events/123', '/admin/events/abc']) {
-      const res = await fetch(`${url}${path}`);
+      const res = await fetch(`${url}${path}`, { headers: { accept: BROWSER_ACCEPT } });
       expect(res.headers.get('content-type'), path).toBe('text/html; charset=utf-8');
       expect(res.headers.get('cache-control'), path).toBe('no-cache');
     }
@@ -66,6 +68,9 @@ describe('the web app route', () => {
       expect((await fetch(`${url}${path}`)).status, path).toBe(404);
     }
     expect((await fetch(`${url}/`, { method: 'POST' })).status).toBe(404);
+    // An API client asking for an unknown route gets the server's 404, not the app.
+    expect((await fetch(`${url}/events/123`, { headers: { accept: '*/*' } })).status).toBe(404);
+    expect((await fetch(`${url}/events/123`, { headers: { accept: 'application/json' } })).status).toBe(404);
   });
 
   it('says plainly when the app is not built', async () => {

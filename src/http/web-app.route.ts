@@ -132,8 +132,15 @@ export function webAppRoute(opts: { dir: string; settings: WebAppSettings }): Ro
         'cache-control': hashed ? 'public, max-age=31536000, immutable' : 'public, max-age=0, must-revalidate',
       });
     }
-    // A client route (/events/…, /orders, /admin) gets the app; a missing asset stays a 404.
+    // A browser opening a client route (/events/…, /orders, /admin) gets the app; a missing asset,
+    // and any other client asking for an unknown route, stays the server's JSON 404 (as
+    // connect-history-api-fallback decides: only a request that accepts HTML is a page load).
     if (!file && (extname(pathname) !== '' || pathname.startsWith('/assets/'))) return false;
+    if (!file && !acceptsHtml(req.headers.accept)) return false;
     return send(200, index.body, { 'content-type': index.type, 'cache-control': 'no-cache', etag: index.etag });
   };
+}
+
+function acceptsHtml(accept: string | undefined): boolean {
+  return accept !== undefined && /(^|,)\s*text\/html\s*(;|,|$)/i.test(accept);
 }
