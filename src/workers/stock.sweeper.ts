@@ -1,4 +1,4 @@
-import type { Infra } from '../app.js';
+import type { Infra } from '../infra/infra.js';
 import type { StockGate } from '../infra/stock-gate.js';
 import type { BookingDecider } from '../services/booking-decider.js';
 import { runPeriodically, type PeriodicWorker } from './periodic.js';
