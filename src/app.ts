@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import type { Config } from './config.js';
-import type { AuthUser, RequestContext } from './context.js';
+import type { AuthUser } from './context.js';
 import type { EntityManager } from './infra/database.js';
 import { closeInfra, openInfra, type Infra } from './infra/infra.js';
 import { createGraphiqlHandler } from './http/graphiql.js';
@@ -12,7 +12,7 @@ import { createLogger, type Logger } from './logger.js';
 import { buildAppSchema } from './schema/build-schema.js';
 import { createServices, type Services } from './services/index.js';
 import { createLoaders, type Loaders } from './services/loaders.js';
-import type { LiveFeeds } from './services/live-feeds.js';
+import type { LiveFeeds, SubscriptionContext } from './services/live-feeds.js';
 import { startWorkers } from './workers/index.js';
 import type { Worker } from './workers/worker.js';
 
@@ -162,7 +162,7 @@ export function createRequestContext(
   app: { infra: Infra; services: Services },
   user: AuthUser | null,
   clientAddress: string,
-): RequestContext {
+): SubscriptionContext {
   return new LazyRequestContext(app, user, clientAddress);
 }
 
@@ -171,7 +171,7 @@ export function createRequestContext(
  * sold-out bookTicket, a cached event page) touch neither. A class, not an object literal with
  * getters, so V8 builds one shape for every request instead of fresh closures per request.
  */
-class LazyRequestContext implements RequestContext {
+class LazyRequestContext implements SubscriptionContext {
   private forked: EntityManager | undefined;
   private batched: Loaders | undefined;
   readonly feeds: LiveFeeds;
