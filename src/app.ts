@@ -9,7 +9,7 @@ import { operatorRoutes, startHttpServer, type HttpServer, type Route } from './
 import { stripeWebhookRoute } from './http/stripe-webhook.route.js';
 import { defaultWebAppDir, webAppRoute } from './http/web-app.route.js';
 import { createLogger, type Logger } from './logger.js';
-import { buildAppSchema } from './schema/build-schema.js';
+import { buildAppSchema } from './http/build-schema.js';
 import { createServices, type Services } from './services/index.js';
 import { createLoaders, type Loaders } from './services/loaders.js';
 import type { LiveFeeds, SubscriptionContext } from './services/live-feeds.js';
