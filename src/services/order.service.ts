@@ -5,7 +5,7 @@ import { NotFoundError } from '../errors.js';
 import type { LiveBus } from '../infra/live-bus.js';
 import { secondsLeft } from '../schema/order.type.js';
 import { decodeCursor, encodeCursor, pageSize, type Page } from './cursor.js';
-import { isUuid } from './event.service.js';
+import { isUuid } from './validation.js';
 import type { LiveTopics, OrderLive } from './live-topics.js';
 import { OPEN_STATUSES, readOrder } from './order-transitions.js';
 
