@@ -1,36 +1,20 @@
 import 'reflect-metadata';
 import type { Config } from './config.js';
-import type { AuthUser, RequestContext } from './context.js';
-import { openDatabase, type Database, type EntityManager } from './infra/database.js';
-import { HealthMonitor } from './infra/health.js';
-import { LiveBus } from './infra/live-bus.js';
-import { openNats, type Nats } from './infra/nats.js';
-import { openRedis, type Redis } from './infra/redis.js';
+import type { AuthUser } from './context.js';
+import type { EntityManager } from './infra/database.js';
+import { closeInfra, openInfra, type Infra } from './infra/infra.js';
 import { createGraphiqlHandler } from './http/graphiql.js';
 import { createGraphqlEndpoint, type GraphqlEndpoint } from './http/graphql.js';
 import { operatorRoutes, startHttpServer, type HttpServer, type Route } from './http/server.js';
 import { stripeWebhookRoute } from './http/stripe-webhook.route.js';
 import { defaultWebAppDir, webAppRoute } from './http/web-app.route.js';
 import { createLogger, type Logger } from './logger.js';
-import { createMetrics, type Metrics } from './metrics.js';
-import { buildAppSchema } from './schema/build-schema.js';
+import { buildAppSchema } from './http/build-schema.js';
 import { createServices, type Services } from './services/index.js';
-import type { LiveTopics } from './services/live-topics.js';
 import { createLoaders, type Loaders } from './services/loaders.js';
-import type { LiveFeeds } from './services/live-feeds.js';
-import { startWorkers, type Worker } from './workers/index.js';
-
-/** The connections to the outside world, opened once per process. */
-export interface Infra {
-  config: Config;
-  log: Logger;
-  metrics: Metrics;
-  orm: Database;
-  redis: Redis;
-  nats: Nats;
-  live: LiveBus<LiveTopics>;
-  health: HealthMonitor;
-}
+import type { LiveFeeds, SubscriptionContext } from './services/live-feeds.js';
+import { startWorkers } from './workers/index.js';
+import type { Worker } from './workers/worker.js';
 
 export interface App {
   config: Config;
@@ -173,41 +157,12 @@ export async function startApp(
   };
 }
 
-async function openInfra(config: Config, log: Logger): Promise<Infra> {
-  const orm = await openDatabase(config.databaseUrl, log, {
-    migrate: config.migrateOnStart,
-    timeouts: config.databaseTimeouts,
-  });
-  const redis = await openRedis(config.redisUrl, log);
-  const nats = await openNats(config.natsUrl, config.namespace, log);
-  const health = new HealthMonitor({
-    postgres: () => orm.em.fork().execute('select 1'),
-    redis: () => redis.ping(),
-    nats: async () => {
-      if (nats.nc.isClosed()) throw new Error('connection closed');
-      await nats.nc.flush();
-    },
-  });
-  // A dropped NATS connection marks it down at once, so no booking is published into the client's reconnect buffer.
-  void (async () => {
-    for await (const s of nats.nc.status()) if (s.type === 'disconnect') health.reportFailure('nats', 'disconnected');
-  })();
-  return { config, log, metrics: createMetrics(), orm, redis, nats, live: new LiveBus<LiveTopics>(nats, log), health };
-}
-
-async function closeInfra(infra: Infra): Promise<void> {
-  infra.live.close();
-  await infra.nats.close();
-  infra.redis.disconnect();
-  await infra.orm.close();
-}
-
 /** The same context for HTTP requests and graphql-ws operations. */
 export function createRequestContext(
   app: { infra: Infra; services: Services },
   user: AuthUser | null,
   clientAddress: string,
-): RequestContext {
+): SubscriptionContext {
   return new LazyRequestContext(app, user, clientAddress);
 }
 
@@ -216,7 +171,7 @@ export function createRequestContext(
  * sold-out bookTicket, a cached event page) touch neither. A class, not an object literal with
  * getters, so V8 builds one shape for every request instead of fresh closures per request.
  */
-class LazyRequestContext implements RequestContext {
+class LazyRequestContext implements SubscriptionContext {
   private forked: EntityManager | undefined;
   private batched: Loaders | undefined;
   readonly feeds: LiveFeeds;

@@ -16,7 +16,7 @@ function problemsOf(env: Record<string, string>): string[] {
 const stripe = { PAYMENT_PROVIDER: 'stripe', STRIPE_SECRET_KEY: 'sk_test_x', STRIPE_WEBHOOK_SECRET: 'whsec_x' };
 
 describe('loadConfig', () => {
-  it('uses the defaults of the API.md environment table when nothing is set', () => {
+  it('uses the defaults of the configuration table in the README when nothing is set', () => {
     const config = loadConfig({});
     expect(config).toMatchObject({
       env: 'development',

@@ -1,7 +1,6 @@
 import type { EntityManager } from './infra/database.js';
 import { UnauthenticatedError } from './errors.js';
 import type { UserRole } from './entities/user.entity.js';
-import type { LiveFeeds } from './services/live-feeds.js';
 import type { Loaders } from './services/loaders.js';
 
 /** The signed-in caller, as read from a verified access token. */
@@ -26,8 +25,6 @@ export interface RequestContext {
   readonly clientAddress: string;
   readonly em: EntityManager;
   readonly loaders: Loaders;
-  /** The sources of GraphQL subscriptions (static subscribe functions reach them here). */
-  readonly feeds: LiveFeeds;
 }
 
 /** The caller, for service methods that need one (resolvers mark them `@Authorized()` as well). */

@@ -1,7 +1,7 @@
 import { GraphQLError } from 'graphql';
 
 /**
- * Exceptional failures, one class per `extensions.code` of the public contract (API.md).
+ * Exceptional failures, one class per `extensions.code` of the public contract (docs/contract.md).
  * Expected outcomes of the domain (sold out, limit reached) are values in the schema instead.
  */
 

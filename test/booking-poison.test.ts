@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Infra } from '../src/app.js';
+import type { Infra } from '../src/infra/infra.js';
 import type { BookingRecord } from '../src/infra/booking-registry.js';
 import { BookingDecider } from '../src/services/booking-decider.js';
 import { queueBooking } from '../src/services/booking-queue.js';

@@ -3,7 +3,7 @@ import type { BatchResponse, MulticastMessage } from 'firebase-admin/messaging';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FcmSender, type MulticastClient } from '../src/infra/push/fcm.sender.js';
 import { addToOutbox, type NotificationRequest } from '../src/services/outbox.js';
-import type { Worker } from '../src/workers/index.js';
+import type { Worker } from '../src/workers/worker.js';
 import { startNotificationWorker } from '../src/workers/notification.worker.js';
 import { startOutboxRelay, type OutboxRelayOptions } from '../src/workers/outbox.relay.js';
 import { RegisterDeviceDocument } from './generated/graphql.js';

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { generate, loadCodegenConfig } from '@graphql-codegen/cli';
 import { describe, expect, it } from 'vitest';
-import { printAppSchema } from '../src/schema/print-schema.js';
+import { printAppSchema } from '../src/http/print-schema.js';
 
 const root = new URL('..', import.meta.url);
 

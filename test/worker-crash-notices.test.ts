@@ -2,7 +2,7 @@ import { connect } from '@nats-io/transport-node';
 import { jetstream, type JsMsg } from '@nats-io/jetstream';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { PushMessage, PushResult, PushSender } from '../src/infra/push/push-sender.js';
-import type { Worker } from '../src/workers/index.js';
+import type { Worker } from '../src/workers/worker.js';
 import { startNotificationWorker } from '../src/workers/notification.worker.js';
 import { startOutboxRelay } from '../src/workers/outbox.relay.js';
 import { RegisterDeviceDocument } from './generated/graphql.js';

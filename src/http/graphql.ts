@@ -20,6 +20,7 @@ import {
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { AuthUser, RequestContext } from '../context.js';
+import type { SubscriptionContext } from '../services/live-feeds.js';
 import { AppError, ErrorCode, RateLimitedError, UnauthenticatedError, UnavailableError } from '../errors.js';
 import { isDependencyFailure } from '../infra/dependency-failure.js';
 import type { Logger } from '../logger.js';
@@ -60,7 +61,7 @@ export interface GraphqlOptions {
   webSocketLimits: SocketLimits;
   /** Calls back when a user's tokens older than `minVersion` are revoked (their sockets are closed); returns an unsubscribe. */
   onSessionRevoked(listener: (userId: string, minVersion: number) => void): () => void;
-  createContext(user: AuthUser | null, clientAddress: string): RequestContext;
+  createContext(user: AuthUser | null, clientAddress: string): SubscriptionContext;
 }
 
 export interface GraphqlEndpoint {

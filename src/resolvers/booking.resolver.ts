@@ -12,6 +12,7 @@ import {
   Subscription,
 } from 'type-graphql';
 import type { RequestContext } from '../context.js';
+import type { SubscriptionContext } from '../services/live-feeds.js';
 import type { BookingService, BookingView } from '../services/booking.service.js';
 import type { EventService } from '../services/event.service.js';
 import type { OrderService } from '../services/order.service.js';
@@ -47,7 +48,7 @@ export class BookingResolver {
   @Subscription(() => BookingType, {
     description: 'The booking now, then its decision; completes once decided.',
     subscribe: ({ args, context }) =>
-      (context as RequestContext).feeds.booking(context as RequestContext, (args as { id: string }).id),
+      (context as SubscriptionContext).feeds.booking(context as RequestContext, (args as { id: string }).id),
   })
   bookingUpdated(@Arg('id', () => ID) _id: string, @Root() view: BookingView): BookingType {
     return toBookingType(view);

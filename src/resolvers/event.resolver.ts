@@ -1,5 +1,6 @@
 import { Arg, Args, Authorized, Ctx, ID, Mutation, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { RequestContext } from '../context.js';
+import type { SubscriptionContext } from '../services/live-feeds.js';
 import { UserRole } from '../entities/user.entity.js';
 import type { EventService } from '../services/event.service.js';
 import type { EventView } from '../services/event.service.js';
@@ -46,7 +47,7 @@ export class EventResolver {
     description:
       'The live ticket count of an event: the current one, then changes (a few per second at most, always the last).',
     subscribe: ({ args, context }) =>
-      (context as RequestContext).feeds.stock(context as RequestContext, (args as { eventId: string }).eventId),
+      (context as SubscriptionContext).feeds.stock(context as RequestContext, (args as { eventId: string }).eventId),
   })
   stockChanged(@Arg('eventId', () => ID) _eventId: string, @Root() view: EventView & { at: Date }): StockUpdate {
     return toStockUpdate(view);

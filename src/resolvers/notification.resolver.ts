@@ -12,6 +12,7 @@ import {
   UseMiddleware,
 } from 'type-graphql';
 import type { RequestContext } from '../context.js';
+import type { SubscriptionContext } from '../services/live-feeds.js';
 import { CurrentSession } from './current-session.middleware.js';
 import type { NotificationLive } from '../services/live-topics.js';
 import type { NotificationService } from '../services/notification.service.js';
@@ -57,7 +58,7 @@ export class NotificationResolver {
   @Authorized()
   @Subscription(() => NotificationType, {
     description: 'The signed-in user’s new notifications, live; the inbox (`notifications`) is the record.',
-    subscribe: ({ context }) => (context as RequestContext).feeds.notifications(context as RequestContext),
+    subscribe: ({ context }) => (context as SubscriptionContext).feeds.notifications(context as SubscriptionContext),
   })
   notificationReceived(@Root() payload: NotificationLive): NotificationType {
     return liveToNotificationType(payload);

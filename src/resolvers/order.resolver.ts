@@ -1,5 +1,6 @@
 import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { RequestContext } from '../context.js';
+import type { SubscriptionContext } from '../services/live-feeds.js';
 import type { EventService } from '../services/event.service.js';
 import type { Order } from '../entities/order.entity.js';
 import type { CountdownView, OrderService } from '../services/order.service.js';
@@ -34,7 +35,7 @@ export class OrderResolver {
   @Subscription(() => OrderType, {
     description: 'One of your orders now, then again after every status change.',
     subscribe: ({ args, context }) =>
-      (context as RequestContext).feeds.order(context as RequestContext, (args as { id: string }).id),
+      (context as SubscriptionContext).feeds.order(context as RequestContext, (args as { id: string }).id),
   })
   orderUpdated(@Arg('id', () => ID) _id: string, @Root() order: Order): OrderType {
     return toOrderType(order);
@@ -45,7 +46,10 @@ export class OrderResolver {
     description:
       'A tick a second with the seconds left to pay; when the order leaves UNPAID/PAYING/FAILED, its final status, then complete.',
     subscribe: ({ args, context }) =>
-      (context as RequestContext).feeds.countdown(context as RequestContext, (args as { orderId: string }).orderId),
+      (context as SubscriptionContext).feeds.countdown(
+        context as RequestContext,
+        (args as { orderId: string }).orderId,
+      ),
   })
   paymentCountdown(@Arg('orderId', () => ID) _orderId: string, @Root() view: CountdownView): CountdownType {
     return toCountdownType(view);

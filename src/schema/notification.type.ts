@@ -9,7 +9,7 @@ export class NotificationType {
   @Field(() => ID)
   id!: string;
 
-  // A String in the public contract (API.md), so new kinds do not break existing clients.
+  // A String in the public contract (docs/contract.md), so new kinds do not break existing clients.
   @Field(() => String, { description: 'ORDER_SUCCEEDED, ORDER_CANCELLED, ORDER_REFUNDED or HOLD_EXPIRING.' })
   kind!: string;
 

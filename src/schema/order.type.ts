@@ -1,13 +1,11 @@
 import { DateTimeResolver } from 'graphql-scalars';
 import { ArgsType, Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { OrderStatus, type Order } from '../entities/order.entity.js';
+import { secondsLeft } from '../services/order.service.js';
 import { EventType } from './event.type.js';
 import { PageInfo } from './page-info.type.js';
 
 registerEnumType(OrderStatus, { name: 'OrderStatus' });
-
-/** Statuses in which the hold is still running (the buyer may still pay). */
-const OPEN: readonly OrderStatus[] = ['UNPAID', 'PAYING', 'FAILED'];
 
 @ObjectType('Order', { simpleResolvers: true })
 export class OrderType {
@@ -73,11 +71,6 @@ export class MyOrdersArgs {
 
   @Field(() => String, { nullable: true })
   after?: string | null;
-}
-
-export function secondsLeft(order: Pick<Order, 'status' | 'expiresAt'>, now = Date.now()): number {
-  if (!OPEN.includes(order.status)) return 0;
-  return Math.max(0, Math.ceil((order.expiresAt.getTime() - now) / 1000));
 }
 
 export function toOrderType(order: Order, now = Date.now()): OrderType {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { BookingRejection, type BookingStatus } from '../entities/booking.entity.js';
 import type { Event } from '../entities/event.entity.js';
+import { HOLDING_STATUSES_SQL } from '../entities/order.entity.js';
 import { isRefusedData, type Database, type EntityManager } from '../infra/database.js';
 import type { GateAttempt, GateDecision, StockGate, StockSnapshot, StockVersion } from '../infra/stock-gate.js';
 import { describeError } from '../logger.js';
@@ -418,7 +419,7 @@ export class BookingDecider {
        from stock s
        left join (
          select user_id, sum(quantity) as held from orders
-         where event_id = ? and status in ('UNPAID', 'PAYING', 'FAILED', 'SUCCEEDED')
+         where event_id = ? and status in ${HOLDING_STATUSES_SQL}
          group by user_id
        ) h on true
        where s.event_id = ?`,

@@ -14,7 +14,7 @@ import type { Metrics } from '../metrics.js';
 import { BadInputError } from '../errors.js';
 import { queueBooking } from './booking-queue.js';
 import type { EventCatalog } from './event-catalog.js';
-import { isUuid } from './event.service.js';
+import { isUuid } from './validation.js';
 import type { LiveStock } from './live-stock.js';
 import type { BookingDecisionLive, LiveTopics } from './live-topics.js';
 

@@ -202,6 +202,3 @@ export class EventService {
     return stock?.available ?? 0;
   }
 }
-
-// The other services import it from here; it lives with the other input checks.
-export { isUuid } from './validation.js';

@@ -1,4 +1,4 @@
-import type { Infra } from '../app.js';
+import type { Infra } from '../infra/infra.js';
 import { AccessTokens } from './access-tokens.js';
 import { AuthService } from './auth.service.js';
 import { AuthThrottle } from './auth-throttle.js';

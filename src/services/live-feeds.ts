@@ -18,6 +18,15 @@ export interface LiveFeeds {
   countdown(ctx: RequestContext, orderId: string): AsyncIterableIterator<CountdownView>;
 }
 
+/**
+ * The request context as GraphQL operations get it: it also carries the feeds, so that static
+ * subscribe functions reach them. Apart from RequestContext, which services take, because the
+ * feeds are built from the services.
+ */
+export interface SubscriptionContext extends RequestContext {
+  readonly feeds: LiveFeeds;
+}
+
 export function createLiveFeeds(services: {
   events: EventService;
   bookings: BookingService;

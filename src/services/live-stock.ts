@@ -1,4 +1,5 @@
 import { Repeater } from '@repeaterjs/repeater';
+import { HOLDING_STATUSES_SQL } from '../entities/order.entity.js';
 import type { Database } from '../infra/database.js';
 import type { LiveBus } from '../infra/live-bus.js';
 import type { StockGate } from '../infra/stock-gate.js';
@@ -134,7 +135,7 @@ export class LiveStock {
       const rows = await this.orm.em
         .fork()
         .execute<{ user_id: string }[]>(
-          `select distinct user_id from orders where event_id = ? and status in ('UNPAID', 'PAYING', 'FAILED', 'SUCCEEDED')`,
+          `select distinct user_id from orders where event_id = ? and status in ${HOLDING_STATUSES_SQL}`,
           [eventId],
         );
       for (const row of rows) holders.users.add(row.user_id);

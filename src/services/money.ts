@@ -1,5 +1,5 @@
 /**
- * Money is integer minor units plus an ISO 4217 currency everywhere (STYLE.md habit 11); this is
+ * Money is integer minor units plus an ISO 4217 currency everywhere (docs/design.md, Habits); this is
  * the one place that turns it into text for people.
  */
 

@@ -6,11 +6,10 @@ import { Notification, NotificationKind } from '../entities/notification.entity.
 import { NotFoundError } from '../errors.js';
 import type { EntityManager } from '../infra/database.js';
 import { decodeCursor, encodeCursor, pageSize, type Page } from './cursor.js';
-import { isUuid } from './event.service.js';
 import type { NotificationLive } from './live-topics.js';
 import { notificationText } from './notification-text.js';
 import type { NotificationRequest } from './outbox.js';
-import { parseInput } from './validation.js';
+import { isUuid, parseInput } from './validation.js';
 
 const DEFAULT_PAGE_SIZE = 20;
 const INBOX_CURSOR = 'inbox';
@@ -219,5 +218,3 @@ export function isNotificationRequest(data: unknown): data is NotificationReques
     Object.hasOwn(NotificationKind, r['kind'])
   );
 }
-
-/** `@Authorized()` guards the resolvers; this keeps the service safe when called from elsewhere. */

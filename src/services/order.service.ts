@@ -3,9 +3,8 @@ import type { RequestContext } from '../context.js';
 import { Order, type OrderStatus } from '../entities/order.entity.js';
 import { NotFoundError } from '../errors.js';
 import type { LiveBus } from '../infra/live-bus.js';
-import { secondsLeft } from '../schema/order.type.js';
 import { decodeCursor, encodeCursor, pageSize, type Page } from './cursor.js';
-import { isUuid } from './event.service.js';
+import { isUuid } from './validation.js';
 import type { LiveTopics, OrderLive } from './live-topics.js';
 import { OPEN_STATUSES, readOrder } from './order-transitions.js';
 
@@ -18,6 +17,12 @@ export interface CountdownView {
   orderId: string;
   secondsLeft: number;
   status: OrderStatus;
+}
+
+/** Seconds until an open order's hold ends; 0 once it is paid, cancelled or past its time. */
+export function secondsLeft(order: Pick<Order, 'status' | 'expiresAt'>, now = Date.now()): number {
+  if (!OPEN_STATUSES.includes(order.status)) return 0;
+  return Math.max(0, Math.ceil((order.expiresAt.getTime() - now) / 1000));
 }
 
 /** Orders as their owners see them. A buyer sees only their own orders. */

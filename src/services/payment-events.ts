@@ -14,8 +14,6 @@ export type PaymentAction =
   | { kind: 'refunded'; intentId: string; orderId: string | null; full: boolean }
   | { kind: 'ignore'; reason: string };
 
-export type PaymentActionKind = PaymentAction['kind'];
-
 /** The event types a Stripe webhook endpoint for this app should subscribe to. */
 export const HANDLED_EVENT_TYPES = [
   'payment_intent.succeeded',

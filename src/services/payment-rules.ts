@@ -62,7 +62,7 @@ export function planPayment(action: Action, status: OrderStatus): PaymentPlan {
         case 'FAILED':
         case 'SUCCEEDED':
           // A refund made in the dashboard (or one that overtook its succeeded event): the buyer
-          // no longer owns the tickets, so they go back on sale (DESIGN invariant 1 counts
+          // no longer owns the tickets, so they go back on sale (docs/design.md, invariant 1, counts
           // only UNPAID/PAYING/FAILED/SUCCEEDED as holding).
           return { kind: 'refund', releaseTickets: true };
       }

@@ -6,7 +6,7 @@ import type { Database } from '../infra/database.js';
 import type { LiveBus } from '../infra/live-bus.js';
 import type { PaymentProvider } from '../infra/payments/create-payment-gateway.js';
 import type { Logger } from '../logger.js';
-import { isUuid } from './event.service.js';
+import { isUuid } from './validation.js';
 import type { LiveTopics } from './live-topics.js';
 import { orderFromRow, readOrder, type OrderTransitions } from './order-transitions.js';
 import type { PaymentSettlement } from './payment-settlement.js';
@@ -256,5 +256,3 @@ export class PaymentService {
     };
   }
 }
-
-/** `@Authorized()` guards the resolvers; this keeps the service safe when called from elsewhere. */

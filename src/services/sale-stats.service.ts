@@ -2,7 +2,7 @@ import type { RequestContext } from '../context.js';
 import { OrderStatus } from '../entities/order.entity.js';
 import { NotFoundError, UnavailableError } from '../errors.js';
 import type { Nats } from '../infra/nats.js';
-import { isUuid } from './event.service.js';
+import { isUuid } from './validation.js';
 
 /** Rates are averaged over this many recent seconds, so one busy second does not make the gauge jump. */
 export const RATE_WINDOW_SECONDS = 10;

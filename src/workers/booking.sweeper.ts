@@ -1,4 +1,4 @@
-import type { Infra } from '../app.js';
+import type { Infra } from '../infra/infra.js';
 import type { BookingRegistry } from '../infra/booking-registry.js';
 import type { BookingDecisionLive } from '../services/live-topics.js';
 import { queueBooking } from '../services/booking-queue.js';

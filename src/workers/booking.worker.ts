@@ -1,9 +1,9 @@
-import type { Infra } from '../app.js';
+import type { Infra } from '../infra/infra.js';
 import type { BookingRecord, BookingRegistry } from '../infra/booking-registry.js';
 import { runConsumer } from '../infra/queue-consumer.js';
 import type { BatchOutcome, BookingDecider } from '../services/booking-decider.js';
 import { BookingRequest, isValid, type HoldExpiryJob } from '../services/queue-messages.js';
-import type { Worker } from './index.js';
+import type { Worker } from './worker.js';
 
 const DURABLE = 'booking-worker';
 const BACKLOG_POLL_MS = 2000;

@@ -1,6 +1,6 @@
-import type { Infra } from '../app.js';
+import type { Infra } from '../infra/infra.js';
 import type { HoldExpiry } from '../services/hold-expiry.js';
-import type { Worker } from './index.js';
+import type { Worker } from './worker.js';
 import { runPeriodically, type PeriodicWorker } from './periodic.js';
 
 /**

@@ -1,8 +1,8 @@
-import type { Infra } from '../app.js';
+import type { Infra } from '../infra/infra.js';
 import { runConsumer, type Job } from '../infra/queue-consumer.js';
 import type { HoldExpiry } from '../services/hold-expiry.js';
 import { HoldExpiryJob, isValid } from '../services/queue-messages.js';
-import type { Worker } from './index.js';
+import type { Worker } from './worker.js';
 
 const DURABLE = 'expiry-worker';
 /**

@@ -1,4 +1,4 @@
-import type { Infra } from '../app.js';
+import type { Infra } from '../infra/infra.js';
 import type { Services } from '../services/index.js';
 import { startBookingSweeper } from './booking.sweeper.js';
 import { startBookingWorker } from './booking.worker.js';
@@ -9,12 +9,7 @@ import { startOutboxRelay } from './outbox.relay.js';
 import { startPaymentWorker } from './payment.worker.js';
 import { startStockSweeper } from './stock.sweeper.js';
 import { startWebhookSweeper } from './webhook.sweeper.js';
-
-/** A running background loop: a queue consumer or a periodic sweep. */
-export interface Worker {
-  name: string;
-  stop(): Promise<void>;
-}
+import type { Worker } from './worker.js';
 
 /** Everything ROLE=worker runs. Each worker is a small loop in its own file. */
 export async function startWorkers(infra: Infra, services: Services): Promise<Worker[]> {

@@ -1,4 +1,4 @@
-import type { Infra } from '../app.js';
+import type { Infra } from '../infra/infra.js';
 import type { Notification } from '../entities/notification.entity.js';
 import { createPushSender } from '../infra/push/create-push-sender.js';
 import type { PushMessage, PushSender } from '../infra/push/push-sender.js';
@@ -10,7 +10,7 @@ import {
 } from '../services/notification.service.js';
 import type { NotificationRequest } from '../services/outbox.js';
 import { forgetTokens, recordPushes, tokensToPush } from '../services/push-deliveries.js';
-import type { Worker } from './index.js';
+import type { Worker } from './worker.js';
 
 export interface NotificationWorkerOptions {
   /** Default: the configured driver (PUSH_PROVIDER). Tests pass their own. */

@@ -1,8 +1,8 @@
-import type { Infra } from '../app.js';
+import type { Infra } from '../infra/infra.js';
 import { listenPg, type PgListener } from '../infra/pg-listener.js';
 import type { NatsNames } from '../infra/nats.js';
 import type { OutboxTopic } from '../services/outbox.js';
-import type { Worker } from './index.js';
+import type { Worker } from './worker.js';
 
 /** The channel the `outbox_notify` trigger (migration 2026-11-27) notifies when outbox rows commit. */
 export const OUTBOX_CHANNEL = 'outbox';

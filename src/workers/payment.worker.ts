@@ -1,8 +1,8 @@
-import type { Infra } from '../app.js';
+import type { Infra } from '../infra/infra.js';
 import { runConsumer } from '../infra/queue-consumer.js';
 import type { PaymentSettlement } from '../services/payment-settlement.js';
 import { PaymentEventJob, isValid } from '../services/queue-messages.js';
-import type { Worker } from './index.js';
+import type { Worker } from './worker.js';
 
 const DURABLE = 'payment-worker';
 /** Events applied at once by one worker; each is its own transaction (and maybe a provider call). */

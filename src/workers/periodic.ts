@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from '../infra/redis.js';
 import type { Logger } from '../logger.js';
-import type { Worker } from './index.js';
+import type { Worker } from './worker.js';
 
 /** A periodic worker; `runNow` runs a round at once (or joins the running one). */
 export type PeriodicWorker = Worker & { runNow(): Promise<void> };

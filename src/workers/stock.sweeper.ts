@@ -1,4 +1,5 @@
-import type { Infra } from '../app.js';
+import { HOLDING_STATUSES_SQL } from '../entities/order.entity.js';
+import type { Infra } from '../infra/infra.js';
 import type { StockGate } from '../infra/stock-gate.js';
 import type { BookingDecider } from '../services/booking-decider.js';
 import { runPeriodically, type PeriodicWorker } from './periodic.js';
@@ -32,7 +33,7 @@ export function startStockSweeper(infra: Infra, gate: StockGate, decider: Bookin
       const events = await orm.em.fork().execute<{ id: string; available: number; version: string; holders: string }[]>(
         `select e.id, s.available, s.version,
                 (select count(distinct o.user_id) from orders o
-                 where o.event_id = e.id and o.status in ('UNPAID', 'PAYING', 'FAILED', 'SUCCEEDED')) as holders
+                 where o.event_id = e.id and o.status in ${HOLDING_STATUSES_SQL}) as holders
          from events e join stock s on s.event_id = e.id
          where e.sale_starts_at <= now() + interval '${PRELOAD_AHEAD}' and e.starts_at > now()`,
       );

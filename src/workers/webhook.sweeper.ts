@@ -1,6 +1,6 @@
-import type { Infra } from '../app.js';
+import type { Infra } from '../infra/infra.js';
 import { queuePaymentEvent } from '../services/payment-queue.js';
-import type { Worker } from './index.js';
+import type { Worker } from './worker.js';
 import { runPeriodically } from './periodic.js';
 
 const BATCH = 500;

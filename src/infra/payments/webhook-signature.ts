@@ -1,7 +1,7 @@
 import Stripe from 'stripe';
 
 /**
- * Verifies a Stripe webhook before anything reads it (STYLE.md habit 10). Both drivers end here:
+ * Verifies a Stripe webhook before anything reads it (docs/design.md, Habits). Both drivers end here:
  * Stripe signs its events, and the simulated processor signs its own the same way.
  */
 

@@ -11,7 +11,7 @@ import { PaymentResolver } from '../resolvers/payment.resolver.js';
 import { SaleStatsResolver } from '../resolvers/sale-stats.resolver.js';
 import { CurrentSession } from '../resolvers/current-session.middleware.js';
 import { SessionResolver } from '../resolvers/session.resolver.js';
-import { guardArguments } from './argument-guard.js';
+import { guardArguments } from '../schema/argument-guard.js';
 import type { Services } from '../services/index.js';
 import type { Sessions } from '../services/sessions.js';
 
