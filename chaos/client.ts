@@ -33,7 +33,9 @@ export async function graphql(
     if (!body.data) return { outcome: 'unknown', code: `HTTP ${res.status} without data` };
     return { outcome: 'ok', data: body.data };
   } catch (err) {
-    return { outcome: 'unknown', code: err instanceof Error ? err.name : 'error' };
+    // fetch reports a refused or reset connection as a TypeError whose cause has the socket's code.
+    const cause = err instanceof Error ? (err.cause as { code?: string } | undefined) : undefined;
+    return { outcome: 'unknown', code: cause?.code ?? (err instanceof Error ? err.name : 'network error') };
   }
 }
 

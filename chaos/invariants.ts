@@ -82,6 +82,11 @@ export async function checkInvariants(
       disagree.push(`${c.subject} answered REJECTED ${c.booking.reason}, Postgres RESERVED`);
     }
   }
+  // Postgres's decision counts too: a key answered REJECTED and later reserved has two.
+  for (const a of history.attempts) {
+    const row = byKey.get(`${a.userId}/${a.key}`);
+    if (row && seen.has(a.key)) seen.get(a.key)!.add(`${row.status}:${row.id}`);
+  }
   for (const [key, decisions] of seen)
     if (decisions.size > 1) twoDecisions.push(`${key}: ${[...decisions].join(' and ')}`);
   add('answers agree with Postgres', disagree, `${seen.size} decided keys match`);

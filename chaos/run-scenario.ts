@@ -10,6 +10,7 @@ import { checkInvariants, waitSettled, type Check } from './invariants.js';
 import { Rng } from './rng.js';
 import type { Scenario } from './scenarios.js';
 import type { PrivateServices } from './services.js';
+import { leftInStreams } from './streams.js';
 import { prepareSale, runBuyers } from './workload.js';
 
 /**
@@ -112,6 +113,12 @@ export async function runScenario(
       { maxOverdueMs: sampler.stop(), end },
       scenario.limits,
     );
+    const left = await leftInStreams(`nats://127.0.0.1:${services.nats.port}`, namespace);
+    checks.push({
+      name: 'no message left in a stream',
+      pass: left.length === 0,
+      detail: left.length ? left.join(', ') : 'every work-queue stream is empty',
+    });
     if (!settled)
       checks.unshift({
         name: 'sale settles',

@@ -44,7 +44,8 @@ export const scenarios: Scenario[] = [
     short: true,
     limits: PROCESS_FAULT,
     async inject(ctx) {
-      await ctx.at(ctx.rng.int(1000, 4000));
+      // While the burst is still being decided and its first buyers pay.
+      await ctx.at(ctx.rng.int(2500, 6000));
       const victim = ctx.fleet.workers[ctx.rng.int(0, 1)]!;
       ctx.log(`kill -9 ${victim.name}`);
       ctx.fleet.kill9(victim);
@@ -121,6 +122,28 @@ export const scenarios: Scenario[] = [
       await ctx.services.postgres.stopNow();
       await sleep(RESTART_AFTER_MS);
       await ctx.services.postgres.start();
+    },
+  },
+  {
+    name: 'postgres-kill-9',
+    limits: {},
+    async inject(ctx) {
+      await ctx.at(ctx.rng.int(1000, 6000));
+      ctx.log('kill -9 every Postgres process, start it again after 5 s (crash recovery)');
+      await ctx.services.postgres.kill9();
+      await sleep(RESTART_AFTER_MS);
+      await ctx.services.postgres.start();
+    },
+  },
+  {
+    name: 'redis-frozen',
+    limits: {},
+    async inject(ctx) {
+      await ctx.at(ctx.rng.int(1000, 6000));
+      ctx.log(`SIGSTOP redis-server for ${PARTITION_MS / 1000} s, then SIGCONT`);
+      ctx.services.redis.freeze();
+      await sleep(PARTITION_MS);
+      ctx.services.redis.thaw();
     },
   },
   ...(['postgres', 'redis', 'nats'] as const).map((dep): Scenario => ({
