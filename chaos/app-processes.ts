@@ -32,6 +32,7 @@ const SKEWED_CLOCK = new URL('./skewed-clock.js', import.meta.url).href;
 
 export class AppFleet {
   readonly processes: AppProcess[] = [];
+  private stopped = false;
 
   constructor(private readonly targets: AppTargets) {}
 
@@ -90,6 +91,8 @@ export class AppFleet {
   /** Starts a killed process again under its name and port; its readiness waits for its dependencies. */
   async restart(p: AppProcess): Promise<void> {
     await p.child.exited;
+    // Ctrl-C may stop the fleet while a fault waits to restart a process: start nothing after.
+    if (this.stopped) return;
     const index = this.processes.indexOf(p);
     const fresh = this.makeChild(p.name, p.role, p.port, false, p.skewed);
     this.processes[index] = { ...p, child: fresh };
@@ -97,6 +100,7 @@ export class AppFleet {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     for (const p of this.processes) {
       try {
         process.kill(p.child.pid, 'SIGCONT'); // a frozen process cannot handle SIGTERM
