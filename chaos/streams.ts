@@ -5,11 +5,11 @@ import { natsNames } from '../src/infra/nats.js';
 
 /**
  * Messages still in the namespace's work-queue streams once the sale settled: each one is work no
- * consumer delivered (a work-queue stream drops a message when it is acknowledged). Waits a little,
- * since the last acknowledgements may still be on their way; the dead-letter stream keeps its
- * messages by design and is not counted.
+ * consumer delivered (a work-queue stream drops a message when it is acknowledged). Waits past the
+ * longest ack wait (60 s, payments, notifications and expiry), since a message a killed worker held
+ * is delivered again only then; the dead-letter stream keeps its messages by design.
  */
-export async function leftInStreams(natsUrl: string, namespace: string, waitMs = 20_000): Promise<string[]> {
+export async function leftInStreams(natsUrl: string, namespace: string, waitMs = 75_000): Promise<string[]> {
   const nc = await connect({ servers: natsUrl });
   try {
     const jsm = await jetstreamManager(nc);
