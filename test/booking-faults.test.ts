@@ -11,6 +11,7 @@ import {
 } from './generated/graphql.js';
 import { ADMIN_EMAIL, createBuyers, createEvent, signUp, stockState } from './support/fixtures.js';
 import { eventually, gql, gqlOk, startTestSystem, subscribe, wsClient, type TestSystem } from './support/system.js';
+import { expectConsistentStock } from './support/stock-checks.js';
 import { TcpProxy } from './support/tcp-proxy.js';
 
 type Lean = { id: string; status: string; reason: string | null; order: { id: string } | null };
@@ -21,16 +22,6 @@ async function decided(sys: TestSystem, booking: Lean, token: string, url = sys.
     const { booking: b } = await gqlOk(url, BookingDocument, { id: booking.id }, token);
     return b && b.status !== 'QUEUED' ? b : undefined;
   }, 20_000);
-}
-
-/** Postgres and Redis agree, nothing is in flight, and no ticket is sold twice. */
-async function expectConsistent(sys: TestSystem, eventId: string) {
-  const state = await stockState(sys, eventId);
-  expect(state.held + state.pgAvailable).toBe(state.total);
-  expect(state.redis.stock).toBe(state.pgAvailable);
-  expect(state.redis.inflightQty).toBe(0);
-  expect(state.redis.held).toEqual(state.heldByUser);
-  return state;
 }
 
 describe('a worker that dies mid-batch', () => {
@@ -80,7 +71,7 @@ describe('a worker that dies mid-batch', () => {
       const rows = await infra.orm.em.fork().execute<{ id: string }[]>('select id from bookings');
       expect(rows.length).toBe(30);
       expect(new Set(rows.map((r) => r.id)).size).toBe(30);
-      await expectConsistent(sys, event.id);
+      await expectConsistentStock(sys, event.id);
     } finally {
       await worker.stop();
     }
@@ -190,7 +181,7 @@ describe('Redis losing every key in the middle of a sale', () => {
     expect(overLimit).toMatchObject({ status: 'REJECTED', reason: 'LIMIT_EXCEEDED' });
     expect(rest.filter((r) => r.status === 'RESERVED').length).toBe(30);
 
-    const state = await expectConsistent(sys, event.id);
+    const state = await expectConsistentStock(sys, event.id);
     expect(state.held).toBe(50);
     expect(state.pgAvailable).toBe(0);
   });
@@ -224,7 +215,7 @@ describe('several gateways and workers', () => {
         const last = await feed.next((m) => m.data?.stockChanged.ticketsAvailable === 0);
         expect(last.data?.stockChanged.status).toBe('SOLD_OUT');
       }
-      await expectConsistent(sys, event.id);
+      await expectConsistentStock(sys, event.id);
       // dispose() is typed `void | Promise<void>` (graphql-ws returns a promise): wait for each either way.
       await Promise.all(watchers.map((w) => Promise.resolve(w.dispose())));
     } finally {

@@ -10,8 +10,9 @@ import { startBookingSweeper } from '../src/workers/booking.sweeper.js';
 import { startBookingWorker } from '../src/workers/booking.worker.js';
 import type { PeriodicWorker } from '../src/workers/periodic.js';
 import { BookTicketLeanDocument, BookingDocument } from './generated/graphql.js';
-import { ADMIN_EMAIL, createBuyers, createEvent, signUp, stockState } from './support/fixtures.js';
+import { ADMIN_EMAIL, createBuyers, createEvent, signUp } from './support/fixtures.js';
 import { eventually, gqlOk, startTestSystem, type TestSystem } from './support/system.js';
+import { expectConsistentStock } from './support/stock-checks.js';
 
 type Lean = { id: string; status: string; reason: string | null };
 
@@ -20,16 +21,6 @@ async function decided(sys: TestSystem, id: string, token: string): Promise<Lean
     const { booking } = await gqlOk(sys.url, BookingDocument, { id }, token);
     return booking && booking.status !== 'QUEUED' ? booking : undefined;
   }, 20_000);
-}
-
-/** Postgres and Redis agree and nothing is in flight: tickets held + available = total, in both. */
-async function expectExactStock(sys: TestSystem, eventId: string) {
-  const state = await stockState(sys, eventId);
-  expect(state.held + state.pgAvailable).toBe(state.total);
-  expect(state.redis.stock).toBe(state.pgAvailable);
-  expect(state.redis.inflightQty).toBe(0);
-  expect(state.redis.held).toEqual(state.heldByUser);
-  return state;
 }
 
 /** Every booking message was delivered and settled: none waits in the stream or for an ack. */
@@ -120,7 +111,7 @@ describe('a booking attempt Postgres refuses, in the middle of a burst', () => {
       await expectQueueDrained(infra);
 
       // Exact afterwards, and the poison's 2 tickets are back on sale in Redis too.
-      const state = await expectExactStock(sys, event.id);
+      const state = await expectConsistentStock(sys, event.id);
       expect(state.held).toBe(36);
       expect(state.pgAvailable).toBe(4);
       expect(state.heldByUser[poisoner!.id]).toBeUndefined();
@@ -153,7 +144,7 @@ describe('a booking attempt Postgres refuses, in the middle of a burst', () => {
         return info.delivered.stream_seq > lastSeq && info.num_ack_pending === 0 ? true : undefined;
       });
       expect(await services.registry.get(poison.bookingId)).toMatchObject({ status: 'REJECTED', reason: null });
-      await expectExactStock(sys, event.id);
+      await expectConsistentStock(sys, event.id);
 
       // The last 4 tickets sell to the next buyers: none is stuck in flight.
       const late = await Promise.all([book(lateA!, 'late', 2), book(lateB!, 'late', 2)]);
@@ -161,7 +152,7 @@ describe('a booking attempt Postgres refuses, in the middle of a burst', () => {
         late.map((r, i) => decided(sys, r.bookTicket.id, [lateA!, lateB!][i]!.token)),
       );
       expect(lateResults.map((r) => r.status)).toEqual(['RESERVED', 'RESERVED']);
-      const after = await expectExactStock(sys, event.id);
+      const after = await expectConsistentStock(sys, event.id);
       expect(after.pgAvailable).toBe(0);
     } finally {
       await sweeper?.stop();
@@ -238,7 +229,7 @@ describe('a booking message that fails every delivery', () => {
         .execute<{ status: string }[]>('select status from bookings where id = ?', [doomed.id]);
       expect(row?.status).toBe('REJECTED');
       await expectQueueDrained(infra);
-      const state = await expectExactStock(sys, event.id);
+      const state = await expectConsistentStock(sys, event.id);
       expect(state.pgAvailable).toBe(2);
 
       // One error line for the dead letter, and no line carries the message's payload.
@@ -248,7 +239,7 @@ describe('a booking message that fails every delivery', () => {
       // The consumer goes on: the tickets it gave back sell to the next buyer.
       const next = await book(buyers[3]!, 'next', 2);
       expect((await decided(sys, next.id, buyers[3]!.token)).status).toBe('RESERVED');
-      expect((await expectExactStock(sys, event.id)).pgAvailable).toBe(0);
+      expect((await expectConsistentStock(sys, event.id)).pgAvailable).toBe(0);
       expect(failures).toBe(3);
     } finally {
       await worker.stop();
