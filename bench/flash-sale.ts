@@ -45,7 +45,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { loadConfig } from '../src/config.js';
 import { StockGate } from '../src/infra/stock-gate.js';
-import { AccessTokens } from '../src/services/access-tokens.js';
+import { AccessTokens } from '../src/services/auth/access-tokens.js';
 import {
   bareBaseline,
   luaBaseline,

@@ -2,8 +2,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import type { StockGate } from '../src/infra/stock-gate.js';
-import type { AccessTokens } from '../src/services/access-tokens.js';
-import { bookingIdFor } from '../src/services/booking.service.js';
+import type { AccessTokens } from '../src/services/auth/access-tokens.js';
+import { bookingIdFor } from '../src/services/booking/booking.service.js';
 import {
   GqlSocket,
   HttpClient,

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
-import { AccessTokens } from '../src/services/access-tokens.js';
+import { AccessTokens } from '../src/services/auth/access-tokens.js';
 import { UserRole } from '../src/entities/user.entity.js';
 import { BOOK, CANCEL, graphql, PAY, recorded, SIMULATE } from './client.js';
 import type { Attempt, History } from './history.js';

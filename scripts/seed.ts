@@ -9,7 +9,7 @@ import { createRequestContext, type App } from '../src/app.js';
 import type { AuthUser } from '../src/context.js';
 import { Event } from '../src/entities/event.entity.js';
 import { User, UserRole } from '../src/entities/user.entity.js';
-import type { CreateEventInput } from '../src/services/event.service.js';
+import type { CreateEventInput } from '../src/services/events/event.service.js';
 
 /** Used when ADMIN_EMAILS is empty; the demo command sets ADMIN_EMAILS to it in that case. */
 export const DEFAULT_ADMIN_EMAIL = 'admin@example.com';

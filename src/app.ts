@@ -11,7 +11,7 @@ import { defaultWebAppDir, webAppRoute } from './http/web-app.route.js';
 import { createLogger, type Logger } from './logger.js';
 import { buildAppSchema } from './http/build-schema.js';
 import { createServices, type Services } from './services/index.js';
-import { createLoaders, type Loaders } from './services/loaders.js';
+import { createLoaders, type Loaders } from './services/shared/loaders.js';
 import type { LiveFeeds, SubscriptionContext } from './services/live-feeds.js';
 import { startWorkers } from './workers/index.js';
 import type { Worker } from './workers/worker.js';
@@ -107,7 +107,7 @@ export async function startApp(
           metrics: infra.metrics,
         });
   graphql?.attachWebSocket(http.server);
-  services.paymentProvider.listeningOn(http.port);
+  services.paymentGateway.listeningOn(http.port);
   infra.health.start();
   log.info(
     {

@@ -1,7 +1,7 @@
 import type { EntityManager } from './infra/database.js';
 import { UnauthenticatedError } from './errors.js';
 import type { UserRole } from './entities/user.entity.js';
-import type { Loaders } from './services/loaders.js';
+import type { Loaders } from './services/shared/loaders.js';
 
 /** The signed-in caller, as read from a verified access token. */
 export interface AuthUser {

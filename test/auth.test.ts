@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SignJWT } from 'jose';
 import { User } from '../src/entities/user.entity.js';
-import { AccessTokens } from '../src/services/access-tokens.js';
+import { AccessTokens } from '../src/services/auth/access-tokens.js';
 import { MeDocument, SignInDocument, SignUpDocument } from './generated/graphql.js';
 import { errorCode, gql, gqlOk, startTestSystem, subscribe, wsClient, type TestSystem } from './support/system.js';
 

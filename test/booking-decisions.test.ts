@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redisKeys } from '../src/infra/redis.js';
-import type { BookingRequest } from '../src/services/queue-messages.js';
-import { BookingDecider } from '../src/services/booking-decider.js';
-import { bookingIdFor } from '../src/services/booking.service.js';
+import type { BookingRequest } from '../src/services/messages/queue-messages.js';
+import { BookingDecider } from '../src/services/booking/booking-decider.js';
+import { bookingIdFor } from '../src/services/booking/booking.service.js';
 import { startBookingWorker } from '../src/workers/booking.worker.js';
 import { startStockSweeper } from '../src/workers/stock.sweeper.js';
 import { BookTicketLeanDocument, BookingDocument, CancelOrderDocument } from './generated/graphql.js';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BookingRegistry } from '../src/infra/booking-registry.js';
 import { urlsFromEnv } from '../scripts/local-services.js';
-import { BookingDecider } from '../src/services/booking-decider.js';
+import { BookingDecider } from '../src/services/booking/booking-decider.js';
 import { startBookingWorker } from '../src/workers/booking.worker.js';
 import {
   BookTicketLeanDocument,

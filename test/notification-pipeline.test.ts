@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { BatchResponse, MulticastMessage } from 'firebase-admin/messaging';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FcmSender, type MulticastClient } from '../src/infra/push/fcm.sender.js';
-import { addToOutbox, type NotificationRequest } from '../src/services/outbox.js';
+import { addToOutbox, type NotificationRequest } from '../src/services/messages/outbox.js';
 import type { Worker } from '../src/workers/worker.js';
 import { startNotificationWorker } from '../src/workers/notification.worker.js';
 import { startOutboxRelay, type OutboxRelayOptions } from '../src/workers/outbox.relay.js';

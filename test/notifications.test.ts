@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NotificationLive } from '../src/services/live-topics.js';
+import type { NotificationLive } from '../src/services/messages/live-topics.js';
 import {
   MarkNotificationReadDocument,
   NotificationReceivedDocument,

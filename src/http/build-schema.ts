@@ -13,14 +13,14 @@ import { CurrentSession } from '../resolvers/current-session.middleware.js';
 import { SessionResolver } from '../resolvers/session.resolver.js';
 import { guardArguments } from '../schema/argument-guard.js';
 import type { Services } from '../services/index.js';
-import type { Sessions } from '../services/sessions.js';
+import type { SessionService } from '../services/auth/session.service.js';
 
 /**
  * `@Authorized()` needs a signed-in user; `@Authorized(role)` that role too, as Postgres has it now
  * (the token's role only turns away what it already rules out: while the token is current, its role
  * is the account's, since every role change bumps the token version).
  */
-function createAuthChecker(sessions: Sessions | undefined): AuthChecker<RequestContext> {
+function createAuthChecker(sessions: SessionService | undefined): AuthChecker<RequestContext> {
   return async ({ context }, roles) => {
     if (!context.user) throw new UnauthenticatedError();
     if (roles.length === 0) return true;

@@ -15,7 +15,7 @@ import {
   type OperationDefinitionNode,
   type SelectionSetNode,
 } from 'graphql';
-import { MAX_PAGE_SIZE } from '../services/cursor.js';
+import { MAX_PAGE_SIZE } from '../services/shared/cursor.js';
 
 /**
  * The cost of an operation, computed with its variable values. The model is graphql-armor's, so

@@ -3,8 +3,8 @@ import type { Nats } from '../infra/nats.js';
 import { verifyStripeWebhook, WebhookSignatureError } from '../infra/payments/webhook-signature.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { HANDLED_EVENT_TYPES, toPaymentAction } from '../services/payment-events.js';
-import { queuePaymentEvent } from '../services/payment-queue.js';
+import { HANDLED_EVENT_TYPES, toPaymentAction } from '../services/payments/payment-events.js';
+import { queuePaymentEvent } from '../services/payments/payment-queue.js';
 import { readBody } from './body.js';
 import { sendJson, type Route } from './server.js';
 

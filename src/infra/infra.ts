@@ -1,7 +1,7 @@
 import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { createMetrics, type Metrics } from '../metrics.js';
-import type { LiveTopics } from '../services/live-topics.js';
+import type { LiveTopics } from '../services/messages/live-topics.js';
 import { openDatabase, type Database } from './database.js';
 import { HealthMonitor } from './health.js';
 import { LiveBus } from './live-bus.js';

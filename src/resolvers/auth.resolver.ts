@@ -1,6 +1,6 @@
 import { Args, Authorized, Ctx, Mutation, Query, Resolver } from 'type-graphql';
 import type { RequestContext } from '../context.js';
-import type { AuthService } from '../services/auth.service.js';
+import type { AuthService } from '../services/auth/auth.service.js';
 import { AuthPayload, SignInArgs, SignUpArgs, UserType, toUserType } from '../schema/user.type.js';
 
 @Resolver()

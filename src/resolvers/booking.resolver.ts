@@ -13,9 +13,9 @@ import {
 } from 'type-graphql';
 import type { RequestContext } from '../context.js';
 import type { SubscriptionContext } from '../services/live-feeds.js';
-import type { BookingService, BookingView } from '../services/booking.service.js';
-import type { EventService } from '../services/event.service.js';
-import type { OrderService } from '../services/order.service.js';
+import type { BookingService, BookingView } from '../services/booking/booking.service.js';
+import type { EventService } from '../services/events/event.service.js';
+import type { OrderService } from '../services/orders/order.service.js';
 import { BookTicketArgs, BookingType, toBookingType } from '../schema/booking.type.js';
 import { EventType, toEventType } from '../schema/event.type.js';
 import { OrderType, toOrderType } from '../schema/order.type.js';

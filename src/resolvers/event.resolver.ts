@@ -2,8 +2,8 @@ import { Arg, Args, Authorized, Ctx, ID, Mutation, Query, Resolver, Root, Subscr
 import type { RequestContext } from '../context.js';
 import type { SubscriptionContext } from '../services/live-feeds.js';
 import { UserRole } from '../entities/user.entity.js';
-import type { EventService } from '../services/event.service.js';
-import type { EventView } from '../services/event.service.js';
+import type { EventService } from '../services/events/event.service.js';
+import type { EventView } from '../services/events/event.service.js';
 import {
   CreateEventInput,
   EventConnection,

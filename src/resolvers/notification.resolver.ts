@@ -14,8 +14,8 @@ import {
 import type { RequestContext } from '../context.js';
 import type { SubscriptionContext } from '../services/live-feeds.js';
 import { CurrentSession } from './current-session.middleware.js';
-import type { NotificationLive } from '../services/live-topics.js';
-import type { NotificationService } from '../services/notification.service.js';
+import type { NotificationLive } from '../services/messages/live-topics.js';
+import type { NotificationService } from '../services/notifications/notification.service.js';
 import {
   NotificationConnection,
   NotificationType,

@@ -1,9 +1,9 @@
 import { Arg, Args, Authorized, Ctx, FieldResolver, ID, Query, Resolver, Root, Subscription } from 'type-graphql';
 import type { RequestContext } from '../context.js';
 import type { SubscriptionContext } from '../services/live-feeds.js';
-import type { EventService } from '../services/event.service.js';
+import type { EventService } from '../services/events/event.service.js';
 import type { Order } from '../entities/order.entity.js';
-import type { CountdownView, OrderService } from '../services/order.service.js';
+import type { CountdownView, OrderService } from '../services/orders/order.service.js';
 import { EventType, toEventType } from '../schema/event.type.js';
 import { MyOrdersArgs, OrderConnection, OrderType, toOrderType } from '../schema/order.type.js';
 import { CountdownType, toCountdownType } from '../schema/payment.type.js';

@@ -3,7 +3,7 @@ import type { RequestContext } from '../context.js';
 import { CurrentSession } from './current-session.middleware.js';
 import { OrderType, toOrderType } from '../schema/order.type.js';
 import { PaymentSessionType, SimulatePaymentArgs, toPaymentSessionType } from '../schema/payment.type.js';
-import type { PaymentService } from '../services/payment.service.js';
+import type { PaymentService } from '../services/payments/payment.service.js';
 
 @Resolver()
 export class PaymentResolver {

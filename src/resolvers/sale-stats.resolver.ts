@@ -2,7 +2,7 @@ import { Arg, Authorized, Ctx, ID, Query, Resolver } from 'type-graphql';
 import type { RequestContext } from '../context.js';
 import { UserRole } from '../entities/user.entity.js';
 import { SaleStats, toSaleStats } from '../schema/sale-stats.type.js';
-import type { SaleStatsService } from '../services/sale-stats.service.js';
+import type { SaleStatsService } from '../services/events/sale-stats.service.js';
 
 @Resolver()
 export class SaleStatsResolver {

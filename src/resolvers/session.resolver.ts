@@ -1,10 +1,10 @@
 import { Authorized, Ctx, Mutation, Resolver } from 'type-graphql';
 import type { RequestContext } from '../context.js';
-import type { Sessions } from '../services/sessions.js';
+import type { SessionService } from '../services/auth/session.service.js';
 
 @Resolver()
 export class SessionResolver {
-  constructor(private readonly sessions: Sessions) {}
+  constructor(private readonly sessions: SessionService) {}
 
   @Authorized()
   @Mutation(() => Boolean, {

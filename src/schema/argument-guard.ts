@@ -13,7 +13,7 @@ import {
   type GraphQLSchema,
 } from 'graphql';
 import { BadInputError } from '../errors.js';
-import { textProblem } from '../services/validation.js';
+import { textProblem } from '../services/shared/validation.js';
 
 /** Marks an input field as multi-line text, where tab and line breaks are allowed: `@Extensions(MULTILINE)`. */
 export const MULTILINE = { multiline: true } as const;

@@ -1,6 +1,6 @@
 import { ArgsType, Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { BookingRejection, BookingStatus } from '../entities/booking.entity.js';
-import type { BookingView } from '../services/booking.service.js';
+import type { BookingView } from '../services/booking/booking.service.js';
 import { EventType } from './event.type.js';
 import { OrderType } from './order.type.js';
 

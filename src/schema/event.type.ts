@@ -1,7 +1,7 @@
 import { DateTimeResolver } from 'graphql-scalars';
 import { ArgsType, Extensions, Field, ID, InputType, Int, ObjectType, registerEnumType } from 'type-graphql';
-import { EventStatus, eventStatus } from '../services/event-status.js';
-import type { EventView } from '../services/event.service.js';
+import { EventStatus, eventStatus } from '../services/events/event-status.js';
+import type { EventView } from '../services/events/event.service.js';
 import { MULTILINE } from './argument-guard.js';
 import { PageInfo } from './page-info.type.js';
 

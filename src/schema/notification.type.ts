@@ -1,7 +1,7 @@
 import { DateTimeResolver } from 'graphql-scalars';
 import { ArgsType, Field, ID, Int, ObjectType } from 'type-graphql';
 import type { Notification } from '../entities/notification.entity.js';
-import type { NotificationLive } from '../services/live-topics.js';
+import type { NotificationLive } from '../services/messages/live-topics.js';
 import { PageInfo } from './page-info.type.js';
 
 @ObjectType('Notification', { simpleResolvers: true })

@@ -1,7 +1,7 @@
 import { DateTimeResolver } from 'graphql-scalars';
 import { ArgsType, Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { OrderStatus, type Order } from '../entities/order.entity.js';
-import { secondsLeft } from '../services/order.service.js';
+import { secondsLeft } from '../services/orders/order.service.js';
 import { EventType } from './event.type.js';
 import { PageInfo } from './page-info.type.js';
 

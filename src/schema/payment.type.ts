@@ -1,7 +1,7 @@
 import { ArgsType, Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 import { OrderStatus } from '../entities/order.entity.js';
-import type { CountdownView } from '../services/order.service.js';
-import type { PaymentSession } from '../services/payment.service.js';
+import type { CountdownView } from '../services/orders/order.service.js';
+import type { PaymentSession } from '../services/payments/payment.service.js';
 import { OrderType, toOrderType } from './order.type.js';
 
 export const PaymentOutcome = { SUCCEED: 'SUCCEED', FAIL: 'FAIL' } as const;

@@ -1,7 +1,7 @@
 import { DateTimeResolver } from 'graphql-scalars';
 import { Field, Float, ID, Int, ObjectType } from 'type-graphql';
 import { OrderStatus } from '../entities/order.entity.js';
-import type { SaleStatsView } from '../services/sale-stats.service.js';
+import type { SaleStatsView } from '../services/events/sale-stats.service.js';
 import './order.type.js'; // registers the OrderStatus enum
 
 @ObjectType({ simpleResolvers: true })

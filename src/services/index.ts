@@ -1,32 +1,32 @@
 import type { Infra } from '../infra/infra.js';
-import { AccessTokens } from './access-tokens.js';
-import { AuthService } from './auth.service.js';
-import { AuthThrottle } from './auth-throttle.js';
+import { AccessTokens } from './auth/access-tokens.js';
+import { AuthService } from './auth/auth.service.js';
+import { AuthThrottle } from './auth/auth-throttle.js';
 import { AttemptLimiter } from '../infra/attempt-limiter.js';
 import { BookingRegistry } from '../infra/booking-registry.js';
 import { StockGate } from '../infra/stock-gate.js';
-import { BookingDecider } from './booking-decider.js';
-import { BookingService } from './booking.service.js';
-import { EventCatalog } from './event-catalog.js';
-import { EventService } from './event.service.js';
+import { BookingDecider } from './booking/booking-decider.js';
+import { BookingService } from './booking/booking.service.js';
+import { EventCatalog } from './events/event-catalog.js';
+import { EventService } from './events/event.service.js';
 import { createLiveFeeds } from './live-feeds.js';
-import { LiveStock } from './live-stock.js';
-import { OrderService } from './order.service.js';
-import { TicketStock } from './ticket-stock.js';
-import { NotificationService } from './notification.service.js';
-import { createPaymentProvider } from '../infra/payments/create-payment-gateway.js';
-import { HoldExpiry } from './hold-expiry.js';
-import { OrderTransitions } from './order-transitions.js';
-import { PaymentSettlement } from './payment-settlement.js';
-import { PaymentService } from './payment.service.js';
-import { SaleStatsService } from './sale-stats.service.js';
-import { Sessions } from './sessions.js';
+import { StockCounts } from './events/stock-counts.js';
+import { OrderService } from './orders/order.service.js';
+import { OrderTickets } from './orders/order-tickets.js';
+import { NotificationService } from './notifications/notification.service.js';
+import { createPaymentGateway } from '../infra/payments/create-payment-gateway.js';
+import { HoldExpiry } from './orders/hold-expiry.service.js';
+import { OrderTransitions } from './orders/order-transitions.js';
+import { PaymentSettlement } from './payments/payment-settlement.service.js';
+import { PaymentService } from './payments/payment.service.js';
+import { SaleStatsService } from './events/sale-stats.service.js';
+import { SessionService } from './auth/session.service.js';
 
 /** Every service of the app, built once per process from the infrastructure it needs. */
 export function createServices(infra: Infra) {
   const { config } = infra;
   const tokens = new AccessTokens(config.auth.jwtSecret, config.auth.tokenTtlSeconds);
-  const sessions = new Sessions({
+  const sessions = new SessionService({
     tokens,
     orm: infra.orm,
     log: infra.log,
@@ -36,7 +36,7 @@ export function createServices(infra: Infra) {
   const catalog = new EventCatalog(infra.orm);
   const gate = new StockGate(infra.redis, config.namespace);
   const registry = new BookingRegistry(infra.redis, config.namespace);
-  const stock = new LiveStock(infra.live, gate, infra.orm, infra.log);
+  const stock = new StockCounts(infra.live, gate, infra.orm, infra.log);
   const events = new EventService(catalog, stock);
   const notifications = new NotificationService(infra.live);
   const decider = new BookingDecider(infra.orm, gate, catalog, config.booking.holdSeconds);
@@ -52,21 +52,21 @@ export function createServices(infra: Infra) {
     log: infra.log,
     orm: infra.orm,
   });
-  const ticketStock = new TicketStock(gate, catalog, decider, infra.live);
+  const orderTickets = new OrderTickets(gate, catalog, decider, infra.live);
   const orders = new OrderService(infra.live);
-  const paymentProvider = createPaymentProvider(config.payments, infra.metrics);
+  const paymentGateway = createPaymentGateway(config.payments, infra.metrics);
   const transitions = new OrderTransitions({
     orm: infra.orm,
-    stock: ticketStock,
+    stock: orderTickets,
     live: infra.live,
     metrics: infra.metrics,
     log: infra.log,
   });
   const settlement = new PaymentSettlement({
     orm: infra.orm,
-    gateway: paymentProvider.gateway,
+    gateway: paymentGateway.gateway,
     transitions,
-    stock: ticketStock,
+    stock: orderTickets,
     metrics: infra.metrics,
     log: infra.log,
   });
@@ -85,16 +85,16 @@ export function createServices(infra: Infra) {
     events,
     bookings,
     decider,
-    ticketStock,
+    orderTickets,
     orders,
     feeds: createLiveFeeds({ events, bookings, notifications, orders }),
-    paymentProvider,
+    paymentGateway,
     transitions,
     settlement,
     holds: new HoldExpiry({ orm: infra.orm, transitions, settlement, log: infra.log }),
     payments: new PaymentService({
       orm: infra.orm,
-      provider: paymentProvider,
+      configured: paymentGateway,
       transitions,
       settlement,
       live: infra.live,

@@ -1,10 +1,10 @@
 import type { RequestContext } from '../context.js';
-import type { BookingService, BookingView } from './booking.service.js';
-import type { EventService, EventView } from './event.service.js';
-import type { NotificationLive } from './live-topics.js';
-import type { NotificationService } from './notification.service.js';
+import type { BookingService, BookingView } from './booking/booking.service.js';
+import type { EventService, EventView } from './events/event.service.js';
+import type { NotificationLive } from './messages/live-topics.js';
+import type { NotificationService } from './notifications/notification.service.js';
 import type { Order } from '../entities/order.entity.js';
-import type { CountdownView, OrderService } from './order.service.js';
+import type { CountdownView, OrderService } from './orders/order.service.js';
 
 /**
  * The sources of GraphQL subscriptions. type-graphql's `subscribe` functions are static, so they

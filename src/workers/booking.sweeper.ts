@@ -1,7 +1,7 @@
 import type { Infra } from '../infra/infra.js';
 import type { BookingRegistry } from '../infra/booking-registry.js';
-import type { BookingDecisionLive } from '../services/live-topics.js';
-import { queueBooking } from '../services/booking-queue.js';
+import type { BookingDecisionLive } from '../services/messages/live-topics.js';
+import { queueBooking } from '../services/booking/booking-queue.js';
 import { runPeriodically, type PeriodicWorker } from './periodic.js';
 
 const BATCH = 500;

@@ -1,8 +1,8 @@
 import type { Infra } from '../infra/infra.js';
 import type { BookingRecord, BookingRegistry } from '../infra/booking-registry.js';
 import { runConsumer } from '../infra/queue-consumer.js';
-import type { BatchOutcome, BookingDecider } from '../services/booking-decider.js';
-import { BookingRequest, isValid, type HoldExpiryJob } from '../services/queue-messages.js';
+import type { BatchOutcome, BookingDecider } from '../services/booking/booking-decider.js';
+import { BookingRequest, isValid, type HoldExpiryJob } from '../services/messages/queue-messages.js';
 import type { Worker } from './worker.js';
 
 const DURABLE = 'booking-worker';

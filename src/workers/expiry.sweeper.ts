@@ -1,5 +1,5 @@
 import type { Infra } from '../infra/infra.js';
-import type { HoldExpiry } from '../services/hold-expiry.js';
+import type { HoldExpiry } from '../services/orders/hold-expiry.service.js';
 import type { Worker } from './worker.js';
 import { runPeriodically, type PeriodicWorker } from './periodic.js';
 

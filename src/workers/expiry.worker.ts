@@ -1,7 +1,7 @@
 import type { Infra } from '../infra/infra.js';
 import { runConsumer, type Job } from '../infra/queue-consumer.js';
-import type { HoldExpiry } from '../services/hold-expiry.js';
-import { HoldExpiryJob, isValid } from '../services/queue-messages.js';
+import type { HoldExpiry } from '../services/orders/hold-expiry.service.js';
+import { HoldExpiryJob, isValid } from '../services/messages/queue-messages.js';
 import type { Worker } from './worker.js';
 
 const DURABLE = 'expiry-worker';

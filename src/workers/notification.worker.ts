@@ -7,9 +7,9 @@ import {
   isNotificationRequest,
   toNotificationLive,
   type NotificationService,
-} from '../services/notification.service.js';
-import type { NotificationRequest } from '../services/outbox.js';
-import { forgetTokens, recordPushes, tokensToPush } from '../services/push-deliveries.js';
+} from '../services/notifications/notification.service.js';
+import type { NotificationRequest } from '../services/messages/outbox.js';
+import { forgetTokens, recordPushes, tokensToPush } from '../services/notifications/push-delivery.repository.js';
 import type { Worker } from './worker.js';
 
 export interface NotificationWorkerOptions {

@@ -1,7 +1,7 @@
 import type { Infra } from '../infra/infra.js';
 import { listenPg, type PgListener } from '../infra/pg-listener.js';
 import type { NatsNames } from '../infra/nats.js';
-import type { OutboxTopic } from '../services/outbox.js';
+import type { OutboxTopic } from '../services/messages/outbox.js';
 import type { Worker } from './worker.js';
 
 /** The channel the `outbox_notify` trigger (migration 2026-11-27) notifies when outbox rows commit. */

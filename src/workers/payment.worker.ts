@@ -1,7 +1,7 @@
 import type { Infra } from '../infra/infra.js';
 import { runConsumer } from '../infra/queue-consumer.js';
-import type { PaymentSettlement } from '../services/payment-settlement.js';
-import { PaymentEventJob, isValid } from '../services/queue-messages.js';
+import type { PaymentSettlement } from '../services/payments/payment-settlement.service.js';
+import { PaymentEventJob, isValid } from '../services/messages/queue-messages.js';
 import type { Worker } from './worker.js';
 
 const DURABLE = 'payment-worker';

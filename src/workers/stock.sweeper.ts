@@ -1,7 +1,7 @@
 import { HOLDING_STATUSES_SQL } from '../entities/order.entity.js';
 import type { Infra } from '../infra/infra.js';
 import type { StockGate } from '../infra/stock-gate.js';
-import type { BookingDecider } from '../services/booking-decider.js';
+import type { BookingDecider } from '../services/booking/booking-decider.js';
 import { runPeriodically, type PeriodicWorker } from './periodic.js';
 
 /** Stock is loaded into Redis this long before a sale opens, so the first second finds it there. */

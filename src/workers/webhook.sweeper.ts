@@ -1,5 +1,5 @@
 import type { Infra } from '../infra/infra.js';
-import { queuePaymentEvent } from '../services/payment-queue.js';
+import { queuePaymentEvent } from '../services/payments/payment-queue.js';
 import type { Worker } from './worker.js';
 import { runPeriodically } from './periodic.js';
 

@@ -3,7 +3,7 @@ import type { App } from '../../src/app.js';
 import { Booking } from '../../src/entities/booking.entity.js';
 import type { NotificationKind } from '../../src/entities/notification.entity.js';
 import { Order, type OrderStatus } from '../../src/entities/order.entity.js';
-import { addToOutbox, notificationIdFor, type NotificationRequest } from '../../src/services/outbox.js';
+import { addToOutbox, notificationIdFor, type NotificationRequest } from '../../src/services/messages/outbox.js';
 
 /**
  * Orders and notification requests made the way the booking and payment code makes them: rows

@@ -11,14 +11,14 @@ import { SimulatedGateway } from './simulated.gateway.js';
 import { StripeGateway } from './stripe.gateway.js';
 
 /** The configured driver; `simulated` is also exposed so `simulatePayment` can complete its intents. */
-export interface PaymentProvider {
+export interface ConfiguredPaymentGateway {
   gateway: PaymentGateway;
   simulated: SimulatedGateway | null;
   /** The simulated driver posts to this process's own webhook route, known once the server listens. */
   listeningOn(port: number): void;
 }
 
-export function createPaymentProvider(config: Config['payments'], metrics: Metrics): PaymentProvider {
+export function createPaymentGateway(config: Config['payments'], metrics: Metrics): ConfiguredPaymentGateway {
   if (config.provider === 'stripe') {
     const stripe = new StripeGateway({
       // config.ts refuses PAYMENT_PROVIDER=stripe without a key; this only satisfies the types.

@@ -1,0 +1,124 @@
+import type { Database } from '../../infra/database.js';
+import type { Logger } from '../../logger.js';
+import { orderFromRow, type OrderTransitions } from './order-transitions.js';
+import type { PaymentSettlement } from '../payments/payment-settlement.service.js';
+
+/** Statuses whose hold simply ends at expiry (a PAYING one needs its intent cancelled first). */
+const UNPAID_STATUSES = ['UNPAID', 'FAILED'] as const;
+
+export interface ExpiryResult {
+  cancelled: number;
+  /** PAYING orders whose intent the provider could not cancel yet (e.g. `processing`): try again later. */
+  pending: string[];
+}
+
+/**
+ * The end of holds: reminders shortly before, cancellation when they run out (tickets back to
+ * stock in the same transaction, a notification, then Redis and live counts), by the delayed
+ * expiry job of each booking batch and by the sweep that catches whatever a lost job missed.
+ * Whether a hold has ended is always Postgres' `now()`, never a worker's clock.
+ */
+export class HoldExpiry {
+  constructor(
+    private readonly deps: {
+      orm: Database;
+      transitions: OrderTransitions;
+      settlement: PaymentSettlement;
+      log: Logger;
+    },
+  ) {}
+
+  /**
+   * HOLD_EXPIRING for the orders still unpaid whose hold is still running. The notification id is
+   * derived from (order, kind), so repeating this (a redelivered job) notifies once.
+   */
+  async remind(orderIds: readonly string[]): Promise<number> {
+    if (orderIds.length === 0) return 0;
+    return this.deps.transitions.run(async (t) => {
+      const rows = await t.tx.execute<Record<string, unknown>[]>(
+        `select * from orders where id in (?) and status in (?) and expires_at > now()`,
+        [[...orderIds], [...UNPAID_STATUSES]],
+      );
+      for (const row of rows) t.notify(orderFromRow(row), 'HOLD_EXPIRING');
+      return rows.length;
+    });
+  }
+
+  /** Ends the holds among these orders that have run out; the others are left alone. */
+  async expire(orderIds: readonly string[]): Promise<ExpiryResult> {
+    if (orderIds.length === 0) return { cancelled: 0, pending: [] };
+    const cancelled = await this.deps.transitions.run(async (t) => {
+      const cancelled = await t.cancel(orderIds, UNPAID_STATUSES, { expired: true });
+      return cancelled.map((o) => o.id);
+    });
+    await this.deps.settlement.cancelIntentsOf(cancelled);
+    const paying = await this.deps.orm.em
+      .fork()
+      .execute<{ id: string }[]>(
+        `select id from orders where id in (?) and status = 'PAYING' and expires_at <= now()`,
+        [[...orderIds]],
+      );
+    const result = await this.cancelPaying(paying.map((r) => r.id));
+    return { cancelled: cancelled.length + result.cancelled, pending: result.pending };
+  }
+
+  /**
+   * The safety net: every open order whose hold has ended, in batches. Rows another transaction
+   * holds (an expiry job, a payment) are skipped and left to it.
+   */
+  async sweep(batchSize = 500): Promise<ExpiryResult> {
+    let cancelled = 0;
+    for (;;) {
+      const { seen, moved } = await this.deps.transitions.run(async (t) => {
+        const rows = await t.tx.execute<{ id: string }[]>(
+          `select id from orders where status in (?) and expires_at <= now()
+           order by expires_at limit ? for update skip locked`,
+          [[...UNPAID_STATUSES], batchSize],
+        );
+        const orders = await t.cancel(
+          rows.map((r) => r.id),
+          UNPAID_STATUSES,
+          { expired: true },
+        );
+        return { seen: rows.length, moved: orders.map((o) => o.id) };
+      });
+      await this.deps.settlement.cancelIntentsOf(moved);
+      cancelled += moved.length;
+      if (seen < batchSize) break;
+    }
+    // Every overdue PAYING order, page by page: one the provider cannot cancel yet must not keep
+    // the ones behind it waiting.
+    const result: ExpiryResult = { cancelled, pending: [] };
+    // The cursor keeps Postgres' microseconds as text: a JS Date would round them to milliseconds.
+    let after: { expiresAt: string; id: string } | null = null;
+    for (;;) {
+      const page: { id: string; expires_at: string }[] = await this.deps.orm.em.fork().execute(
+        `select id, expires_at::text as expires_at from orders where status = 'PAYING' and expires_at <= now()
+         ${after ? 'and (expires_at, id) > (?::timestamptz, ?::uuid)' : ''} order by expires_at, id limit ?`,
+        after ? [after.expiresAt, after.id, batchSize] : [batchSize],
+      );
+      const paid = await this.cancelPaying(page.map((r) => r.id));
+      result.cancelled += paid.cancelled;
+      result.pending.push(...paid.pending);
+      const last = page.at(-1);
+      if (!last || page.length < batchSize) return result;
+      after = { expiresAt: last.expires_at, id: last.id };
+    }
+  }
+
+  private async cancelPaying(ids: string[]): Promise<ExpiryResult> {
+    const result: ExpiryResult = { cancelled: 0, pending: [] };
+    for (const id of ids) {
+      try {
+        const outcome = await this.deps.settlement.cancelPaying(id, { expired: true });
+        if (outcome === 'cancelled') result.cancelled += 1;
+        if (outcome === 'pending') result.pending.push(id);
+      } catch (err) {
+        // The provider is unreachable: this order waits for the next try, the others go on.
+        this.deps.log.warn({ err, orderId: id }, 'could not cancel the payment intent of an expired order');
+        result.pending.push(id);
+      }
+    }
+    return result;
+  }
+}
