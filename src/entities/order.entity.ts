@@ -10,12 +10,6 @@ export const OrderStatus = {
 } as const;
 export type OrderStatus = (typeof OrderStatus)[keyof typeof OrderStatus];
 
-/** Statuses whose tickets are taken from stock (docs/design.md, invariant 1). */
-export const HOLDING_STATUSES: readonly OrderStatus[] = ['UNPAID', 'PAYING', 'FAILED', 'SUCCEEDED'];
-
-/** HOLDING_STATUSES as an SQL list, `('UNPAID', …)`, for `status in …`; a constant, never input. */
-export const HOLDING_STATUSES_SQL = `(${HOLDING_STATUSES.map((status) => `'${status}'`).join(', ')})`;
-
 @Entity({ tableName: 'orders' })
 @Index({ properties: ['userId', 'createdAt', 'id'] })
 export class Order {

@@ -5,6 +5,7 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { HANDLED_EVENT_TYPES, toPaymentAction } from '../services/payments/payment-events.js';
 import { queuePaymentEvent } from '../services/payments/payment-queue.js';
+import { isWebhookEventPending, storeWebhookEvent } from '../services/payments/webhook-event.repository.js';
 import { readBody } from './body.js';
 import { sendJson, type Route } from './server.js';
 
@@ -53,28 +54,18 @@ export function stripeWebhookRoute(deps: StripeWebhookDeps): Route {
     const action = toPaymentAction(event);
     const ignored = action.kind === 'ignore' ? `ignored: ${action.reason}` : null;
     const em = deps.orm.em.fork();
-    const inserted = await em.execute<{ id: string }[]>(
-      `insert into webhook_events (id, type, payload, processed_at, outcome)
-       values (?, ?, ?::jsonb, case when ? then now() end, ?)
-       on conflict (id) do nothing
-       returning id`,
-      [event.id, event.type, raw.toString('utf8'), ignored !== null, ignored],
-    );
+    const inserted = await storeWebhookEvent(em, event, raw.toString('utf8'), ignored);
     const type = metricType(event.type);
     if (ignored) {
-      deps.metrics.paymentWebhooks.inc({ result: inserted.length ? 'ignored' : 'duplicate', type });
+      deps.metrics.paymentWebhooks.inc({ result: inserted ? 'ignored' : 'duplicate', type });
       sendJson(res, 200, { received: true });
       return true;
     }
-    let pending = inserted.length > 0;
+    let pending = inserted;
     if (!pending) {
       // Seen before. If it is still unapplied, queue it again: the first answer may have been lost
       // before it was queued. Within JetStream's duplicate window the same message id is dropped.
-      const [row] = await em.execute<{ pending: boolean }[]>(
-        `select processed_at is null as pending from webhook_events where id = ?`,
-        [event.id],
-      );
-      pending = row?.pending ?? false;
+      pending = await isWebhookEventPending(em, event.id);
     }
     if (pending) {
       try {
@@ -84,7 +75,7 @@ export function stripeWebhookRoute(deps: StripeWebhookDeps): Route {
         deps.log.warn({ err, eventId: event.id }, 'could not queue a stored Stripe event; the sweep will');
       }
     }
-    deps.metrics.paymentWebhooks.inc({ result: inserted.length ? 'accepted' : 'duplicate', type });
+    deps.metrics.paymentWebhooks.inc({ result: inserted ? 'accepted' : 'duplicate', type });
     sendJson(res, 200, { received: true });
     return true;
   };

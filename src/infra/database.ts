@@ -166,3 +166,19 @@ export function isRefusedData(err: unknown): boolean {
   if (typeof code !== 'string' || code.length !== 5) return false;
   return code === '08P01' || ['22', '23', '54'].includes(code.slice(0, 2));
 }
+
+/** One multi-row `insert` with positional parameters; `rows` all have the same columns. */
+export async function insertRows(em: EntityManager, table: string, rows: Record<string, unknown>[]): Promise<void> {
+  const columns = Object.keys(rows[0]!);
+  const tuple = `(${columns.map(() => '?').join(', ')})`;
+  await em.execute(
+    `insert into ${table} (${columns.join(', ')}) values ${rows.map(() => tuple).join(', ')}`,
+    rows.flatMap((row) => columns.map((c) => row[c])),
+  );
+}
+
+/** Postgres' clock: time decisions (is a hold over?) are taken by it, never by a worker's. */
+export async function databaseNow(orm: Database): Promise<Date> {
+  const [row] = await orm.em.fork().execute<{ now: Date }[]>(`select now() as now`);
+  return new Date(row!.now);
+}

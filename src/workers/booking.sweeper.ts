@@ -2,6 +2,7 @@ import type { Infra } from '../infra/infra.js';
 import type { BookingRegistry } from '../infra/booking-registry.js';
 import type { BookingDecisionLive } from '../services/messages/live-topics.js';
 import { queueBooking } from '../services/booking/booking-queue.js';
+import { decidedBookings } from '../services/booking/booking.repository.js';
 import { runPeriodically, type PeriodicWorker } from './periodic.js';
 
 const BATCH = 500;
@@ -25,16 +26,7 @@ export function startBookingSweeper(infra: Infra, registry: BookingRegistry): Pe
       const now = Date.now();
       const ids = await registry.overdue(now, BATCH);
       if (ids.length === 0) return;
-      const decided = await orm.em.fork().execute<
-        {
-          id: string;
-          user_id: string;
-          event_id: string;
-          status: 'RESERVED' | 'REJECTED';
-          reason: string | null;
-          order_id: string | null;
-        }[]
-      >(`select id, user_id, event_id, status, reason, order_id from bookings where id in (?)`, [ids]);
+      const decided = await decidedBookings(orm.em.fork(), ids);
       const decidedById = new Map(decided.map((d) => [d.id, d]));
       const announcements: BookingDecisionLive[] = [];
       for (const id of ids) {

@@ -1,3 +1,4 @@
+import { databaseNow } from '../infra/database.js';
 import type { Infra } from '../infra/infra.js';
 import { runConsumer, type Job } from '../infra/queue-consumer.js';
 import type { HoldExpiry } from '../services/orders/hold-expiry.service.js';
@@ -43,8 +44,7 @@ export async function startExpiryWorker(infra: Infra, holds: HoldExpiry): Promis
     maxAckPending: MAX_ACK_PENDING,
     isValid: isValid(HoldExpiryJob),
     async handle(jobs) {
-      const [row] = await orm.em.fork().execute<{ now: Date }[]>(`select now() as now`);
-      const pgNow = new Date(row!.now).getTime();
+      const pgNow = (await databaseNow(orm)).getTime();
       const due: Job<HoldExpiryJob>[] = [];
       const remind: Job<HoldExpiryJob>[] = [];
       for (const job of jobs) {

@@ -2,6 +2,12 @@ import type { Infra } from '../infra/infra.js';
 import { listenPg, type PgListener } from '../infra/pg-listener.js';
 import type { NatsNames } from '../infra/nats.js';
 import type { OutboxTopic } from '../services/messages/outbox.js';
+import {
+  claimOutboxRows,
+  markOutboxPublished,
+  nextOutboxClaimEnd,
+  releaseOutboxClaim,
+} from '../services/messages/outbox.repository.js';
 import type { Worker } from './worker.js';
 
 /** The channel the `outbox_notify` trigger (migration 2026-11-27) notifies when outbox rows commit. */
@@ -31,12 +37,6 @@ export interface OutboxRelayOptions {
   afterPublish?: (rowIds: string[]) => Promise<void> | void;
 }
 
-interface OutboxRow {
-  id: string;
-  subject: OutboxTopic;
-  payload: Record<string, unknown>;
-}
-
 /** Slack after a claim's end before looking again, so the lease has surely passed by Postgres' clock. */
 const CLAIM_SLACK_MS = 50;
 
@@ -61,17 +61,7 @@ export async function startOutboxRelay(infra: Infra, options: OutboxRelayOptions
     const em = orm.em.fork();
     // Only topics this version knows: during a rolling deploy an older relay leaves a newer
     // topic's rows to a newer relay instead of dropping or blocking on them.
-    const claimed = await em.execute<OutboxRow[]>(
-      `update outbox set claimed_until = now() + make_interval(secs => ?)
-       where id in (
-         select id from outbox
-         where published_at is null and subject in (?) and (claimed_until is null or claimed_until <= now())
-         order by id
-         limit ?
-         for update skip locked)
-       returning id, subject, payload`,
-      [claimMs / 1000, TOPICS, batchSize],
-    );
+    const claimed = await claimOutboxRows(em, TOPICS, claimMs, batchSize);
     if (claimed.length === 0) return 0;
     const rows = claimed.toSorted((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
     const ids = rows.map((r) => r.id);
@@ -85,11 +75,7 @@ export async function startOutboxRelay(infra: Infra, options: OutboxRelayOptions
         ),
       );
       await options.afterPublish?.(ids);
-      const marked = await em.execute<{ subject: string; lag: number }[]>(
-        `update outbox set published_at = now(), claimed_until = null where id in (?) and published_at is null
-         returning subject, extract(epoch from clock_timestamp() - created_at)::float8 as lag`,
-        [ids],
-      );
+      const marked = await markOutboxPublished(em, ids);
       for (const row of marked) {
         metrics.outboxPublished.inc({ topic: row.subject });
         metrics.outboxLag.observe(Math.max(0, Number(row.lag)));
@@ -98,9 +84,7 @@ export async function startOutboxRelay(infra: Infra, options: OutboxRelayOptions
       if (duplicates > 0) log.info({ duplicates }, 'republished outbox rows were dropped as duplicates by JetStream');
     } catch (err) {
       // Give the claim up, so any relay may publish the rows at once; if this fails too, the claim just ends.
-      await em
-        .execute(`update outbox set claimed_until = null where id in (?) and published_at is null`, [ids])
-        .catch(() => undefined);
+      await releaseOutboxClaim(em, ids).catch(() => undefined);
       throw err;
     }
     return rows.length;
@@ -108,12 +92,7 @@ export async function startOutboxRelay(infra: Infra, options: OutboxRelayOptions
 
   /** How long until the first claim of another relay ends, if rows are waiting on one. */
   async function nextClaimEnd(): Promise<number | undefined> {
-    const [row] = await orm.em.fork().execute<{ ms: number | null }[]>(
-      `select ceil(extract(epoch from min(claimed_until) - now()) * 1000)::int as ms
-       from outbox where published_at is null and subject in (?) and claimed_until > now()`,
-      [TOPICS],
-    );
-    return row?.ms ?? undefined;
+    return nextOutboxClaimEnd(orm.em.fork(), TOPICS);
   }
 
   /** Batch after batch until one comes back short: the backlog is gone (or claimed by another relay). */

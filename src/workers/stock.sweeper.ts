@@ -1,7 +1,7 @@
-import { HOLDING_STATUSES_SQL } from '../entities/order.entity.js';
 import type { Infra } from '../infra/infra.js';
 import type { StockGate } from '../infra/stock-gate.js';
 import type { BookingDecider } from '../services/booking/booking-decider.js';
+import { stockOfEventsOnSale } from '../services/events/stock.repository.js';
 import { runPeriodically, type PeriodicWorker } from './periodic.js';
 
 /** Stock is loaded into Redis this long before a sale opens, so the first second finds it there. */
@@ -30,13 +30,7 @@ export function startStockSweeper(infra: Infra, gate: StockGate, decider: Bookin
     async task() {
       // Per event: Postgres' stock, version and number of buyers holding tickets, to compare with
       // Redis cheaply; only an event that differs gets the full snapshot (every buyer's tickets).
-      const events = await orm.em.fork().execute<{ id: string; available: number; version: string; holders: string }[]>(
-        `select e.id, s.available, s.version,
-                (select count(distinct o.user_id) from orders o
-                 where o.event_id = e.id and o.status in ${HOLDING_STATUSES_SQL}) as holders
-         from events e join stock s on s.event_id = e.id
-         where e.sale_starts_at <= now() + interval '${PRELOAD_AHEAD}' and e.starts_at > now()`,
-      );
+      const events = await stockOfEventsOnSale(orm.em.fork(), PRELOAD_AHEAD);
       const current = new Set(events.map((e) => e.id));
       for (const id of buyersChecked.keys()) if (!current.has(id)) buyersChecked.delete(id);
 

@@ -1,5 +1,6 @@
 import type { Infra } from '../infra/infra.js';
 import { queuePaymentEvent } from '../services/payments/payment-queue.js';
+import { unappliedWebhookEvents } from '../services/payments/webhook-event.repository.js';
 import type { Worker } from './worker.js';
 import { runPeriodically } from './periodic.js';
 
@@ -22,13 +23,7 @@ export function startWebhookSweeper(infra: Infra): Worker {
     log,
     lock: { redis: infra.redis, key: `${config.namespace}:lock:webhook-sweeper` },
     async task() {
-      const rows = await orm.em.fork().execute<{ id: string; type: string; period: string }[]>(
-        `select id, type, floor(extract(epoch from now() - received_at) / ?)::bigint as period
-         from webhook_events
-         where processed_at is null and received_at <= now() - make_interval(secs => ?)
-         order by received_at limit ?`,
-        [periodSeconds, periodSeconds, BATCH],
-      );
+      const rows = await unappliedWebhookEvents(orm.em.fork(), periodSeconds, BATCH);
       for (const row of rows) {
         await queuePaymentEvent(nats, row.type, row.id, `${row.id}:sweep:${row.period}`);
       }

@@ -6,6 +6,7 @@ import type { Database } from '../../infra/database.js';
 import { listenPg, type PgListener } from '../../infra/pg-listener.js';
 import type { Logger } from '../../logger.js';
 import type { AccessTokens } from './access-tokens.js';
+import { bumpTokenVersion, recentRevocations, sessionFacts } from './user.repository.js';
 
 /** Announced by the users triggers (see the token-version migration): `<user id>:<version>` or `<user id>:deleted`. */
 const CHANNEL = 'token_version';
@@ -79,12 +80,9 @@ export class SessionService {
    */
   async confirm(ctx: RequestContext): Promise<{ role: UserRole }> {
     const user = signedIn(ctx);
-    let row: { role: UserRole; token_version: number } | undefined;
+    let row: { role: UserRole; token_version: number } | null;
     try {
-      [row] = await ctx.em.execute<{ role: UserRole; token_version: number }[]>(
-        `select role, token_version from users where id = ?`,
-        [user.id],
-      );
+      row = await sessionFacts(ctx.em, user.id);
     } catch (err) {
       if (err instanceof AppError) throw err;
       this.deps.log.warn({ err }, 'could not check a session against Postgres');
@@ -101,13 +99,10 @@ export class SessionService {
   async signOutEverywhere(ctx: RequestContext): Promise<boolean> {
     await this.confirm(ctx);
     const user = signedIn(ctx);
-    const [row] = await ctx.em.execute<{ token_version: number }[]>(
-      `update users set token_version = token_version + 1 where id = ? and token_version = ? returning token_version`,
-      [user.id, user.tokenVersion],
-    );
-    if (!row) throw ended(); // another sign-out won the race: this token is revoked either way
+    const version = await bumpTokenVersion(ctx.em, user.id, user.tokenVersion);
+    if (version === null) throw ended(); // another sign-out won the race: this token is revoked either way
     // At once in this process; other gateways hear it from the trigger's NOTIFY.
-    this.revoke(user.id, row.token_version);
+    this.revoke(user.id, version);
     return true;
   }
 
@@ -159,14 +154,8 @@ export class SessionService {
   /** Reloads the revocations still in force (on start, and when notifications may have been missed). */
   private async catchUp(): Promise<void> {
     try {
-      const rows = await this.deps.orm.em
-        .fork()
-        .execute<{ id: string; token_version: number; revoked_at_ms: string }[]>(
-          `select id, token_version, (extract(epoch from tokens_revoked_at) * 1000)::bigint as revoked_at_ms
-         from users where tokens_revoked_at > now() - make_interval(secs => ?)`,
-          [this.deps.tokenTtlSeconds + KEEP_EXTRA_MS / 1000],
-        );
-      for (const row of rows) this.revoke(row.id, row.token_version, Number(row.revoked_at_ms));
+      const rows = await recentRevocations(this.deps.orm.em.fork(), this.deps.tokenTtlSeconds + KEEP_EXTRA_MS / 1000);
+      for (const row of rows) this.revoke(row.id, row.tokenVersion, row.revokedAtMs);
     } catch (err) {
       this.deps.log.warn({ err }, 'could not load revoked sessions from Postgres');
     }

@@ -1,16 +1,18 @@
-import { randomUUID } from 'node:crypto';
-import { BookingRejection, type BookingStatus } from '../../entities/booking.entity.js';
+import type { BookingRejection, BookingStatus } from '../../entities/booking.entity.js';
 import type { Event } from '../../entities/event.entity.js';
-import { HOLDING_STATUSES_SQL } from '../../entities/order.entity.js';
 import { isRefusedData, type Database, type EntityManager } from '../../infra/database.js';
-import type { GateAttempt, GateDecision, StockGate, StockSnapshot, StockVersion } from '../../infra/stock-gate.js';
+import { rejectedMemory } from '../../infra/gate-memory.js';
+import type { GateDecision, StockGate, StockSnapshot, StockVersion } from '../../infra/stock-gate.js';
 import { describeError } from '../../logger.js';
+import { existingUserIds } from '../auth/user.repository.js';
 import type { EventCatalog } from '../events/event-catalog.js';
-import type { BookingDecisionLive } from '../messages/live-topics.js';
+import { changeStock, lockStock, stockSnapshot, stockVersion } from '../events/stock.repository.js';
 import type { BookingRequest } from '../messages/queue-messages.js';
+import { insertOrders } from '../orders/order.repository.js';
+import { BatchDecisions, decisionOf, type Decision } from './batch-decisions.js';
+import { insertBookings, priorBookings, storeRejection } from './booking.repository.js';
 
-/** The outcome of one attempt. */
-export type Decision = BookingDecisionLive;
+export type { Decision } from './batch-decisions.js';
 
 export interface BatchOutcome {
   decisions: Decision[];
@@ -37,25 +39,6 @@ export interface DeciderFaults {
  * has in flight for the attempts, for when Postgres' stock row cannot be read.
  */
 const NO_NEWER_VERSION: StockVersion = { available: 0, version: -1 };
-
-/** A booking Postgres decided earlier. */
-interface PriorBooking {
-  eventId: string;
-  /** The end of its order's hold while the order can still be paid. */
-  openHoldEndsAt: Date | null;
-  quantity: number;
-  status: BookingStatus;
-  reason: BookingRejection | null;
-  orderId: string | null;
-}
-
-interface StockRow {
-  event_id: string;
-  available: number;
-  version: string;
-  on_sale: boolean;
-  now: Date;
-}
 
 /**
  * The worker side of booking: decides a batch of attempts with one Redis call per event and one
@@ -113,7 +96,7 @@ export class BookingDecider {
     for (const r of distinct(batch)) {
       let stored: { status: BookingStatus; reason: BookingRejection | null } | null = null;
       try {
-        stored = await this.storeRejection(r);
+        stored = await storeRejection(this.orm.em.fork(), r);
       } catch {
         // Postgres is down or refuses the row: the rejection lives in Redis only.
       }
@@ -126,7 +109,10 @@ export class BookingDecider {
   /** The normal path: one Redis call per event and one Postgres transaction for the whole batch. */
   private async decideTogether(requests: readonly BookingRequest[]): Promise<BatchOutcome> {
     const events = await this.catalog.getMany([...new Set(requests.map((r) => r.eventId))]);
-    const users = await this.knownUsers(requests.map((r) => r.userId));
+    const users = await existingUserIds(
+      this.orm.em.fork(),
+      requests.map((r) => r.userId),
+    );
     const gated = await this.gateAll(
       requests.filter((r) => users.has(r.userId)),
       events,
@@ -161,7 +147,7 @@ export class BookingDecider {
   private async rejectInRedis(r: BookingRequest, reason: BookingRejection | null): Promise<BatchOutcome> {
     let pg: StockVersion | null = null;
     try {
-      pg = await this.stockVersion(r.eventId);
+      pg = await stockVersion(this.orm.em.fork(), r.eventId);
     } catch {
       // Postgres unreachable: the release still applies, without a newer stock count.
     }
@@ -175,33 +161,6 @@ export class BookingDecider {
       holds: [],
       refused: [],
     };
-  }
-
-  /** Records the attempt as REJECTED unless it is decided already; returns what Postgres has. */
-  private async storeRejection(
-    r: BookingRequest,
-  ): Promise<{ status: BookingStatus; reason: BookingRejection | null } | null> {
-    const em = this.orm.em.fork();
-    await em.execute(
-      `insert into bookings (id, user_id, event_id, quantity, idempotency_key, status, reason, order_id, requested_at, decided_at)
-       values (?, ?, ?, ?, ?, 'REJECTED', null, null, ?, now())
-       on conflict do nothing`,
-      [r.bookingId, r.userId, r.eventId, r.quantity, r.idempotencyKey, new Date(r.requestedAt)],
-    );
-    const [row] = await em.execute<{ status: BookingStatus; reason: BookingRejection | null }[]>(
-      `select status, reason from bookings where id = ?`,
-      [r.bookingId],
-    );
-    return row ?? null;
-  }
-
-  private async stockVersion(eventId: string): Promise<StockVersion | null> {
-    const [row] = await this.orm.em
-      .fork()
-      .execute<{ available: number; version: string }[]>(`select available, version from stock where event_id = ?`, [
-        eventId,
-      ]);
-    return row ? { available: Number(row.available), version: Number(row.version) } : null;
   }
 
   /** Redis step: one script call per event in the batch, loading the event first if needed. */
@@ -241,196 +200,58 @@ export class BookingDecider {
     users: Set<string>,
     gated: Map<string, GateDecision>,
   ) {
-    const eventIds = [...events.keys()];
     // Locking the stock rows orders concurrent batches of the same event; `now()` is the transaction's time.
-    const rows = eventIds.length
-      ? await tx.execute<StockRow[]>(
-          `select s.event_id, s.available, s.version, now() as now,
-                  (now() >= e.sale_starts_at and now() < e.starts_at) as on_sale
-           from stock s join events e on e.id = s.event_id
-           where s.event_id in (?) order by s.event_id for update of s`,
-          [eventIds],
-        )
-      : [];
-    const stockByEvent = new Map(rows.map((r) => [r.event_id, { ...r, available: Number(r.available) }]));
-    const existing = await this.existingBookings(
+    const rows = await lockStock(tx, [...events.keys()]);
+    const stock = new Map(rows.map((r) => [r.event_id, { ...r, available: Number(r.available) }]));
+    const prior = await priorBookings(
       tx,
       requests.map((r) => r.bookingId),
     );
     const now = rows[0]?.now ?? new Date();
     const expiresAt = new Date(new Date(now).getTime() + this.holdSeconds * 1000);
 
-    const decisions: Decision[] = [];
-    /** Inserted by this transaction, and found already in Postgres (a redelivery), per event. */
-    const committed = new Map<string, GateAttempt[]>();
-    const confirmed = new Map<string, GateAttempt[]>();
-    const refused = new Map<string, (GateAttempt & { decision: string })[]>();
-    const taken = new Map<string, number>();
-    const newBookings: Record<string, unknown>[] = [];
-    const newOrders: Record<string, unknown>[] = [];
-    const push = <T>(map: Map<string, T[]>, key: string, value: T) => map.set(key, [...(map.get(key) ?? []), value]);
-
-    for (const r of requests) {
-      const gate = gated.get(r.bookingId);
-      const reservedInRedis = gate?.status === 'RESERVED';
-      const prior = existing.get(r.bookingId);
-      if (prior) {
-        // Decided before (a redelivery, or Redis forgot): Postgres' decision stands.
-        const conflict = prior.eventId !== r.eventId || prior.quantity !== r.quantity;
-        decisions.push({
-          ...decisionOf(r, prior.status === 'RESERVED' ? 'RESERVED' : 'REJECTED', prior.reason, prior.orderId),
-          ...(conflict ? { conflict: true } : {}),
-        });
-        if (reservedInRedis) {
-          const sameReservation = !gate.fresh && !conflict && prior.status === 'RESERVED';
-          if (sameReservation) push(confirmed, r.eventId, r);
-          else push(refused, r.eventId, { ...r, decision: conflict ? 'X:CONFLICT' : gateMemory(prior) });
-        }
-        continue;
-      }
-
-      if (!users.has(r.userId)) {
-        // A validly signed token for a user Postgres does not know (a deleted account, a token
-        // minted with this secret elsewhere): no row can reference it, so it is refused here
-        // rather than failing its whole batch forever. No BookingRejection fits; no reason given.
-        decisions.push(decisionOf(r, 'REJECTED', null, null));
-        continue;
-      }
-
-      const event = events.get(r.eventId);
-      const stock = stockByEvent.get(r.eventId);
-      let rejection: { reason: BookingRejection | null } | null = null;
-      if (!event || !stock || !stock.on_sale) rejection = { reason: BookingRejection.NOT_ON_SALE };
-      else if (r.quantity > event.maxPerUser) rejection = { reason: BookingRejection.INVALID_QUANTITY };
-      // The gate's answer, or the one it remembers ('' for a rejection without a reason, see rejectedMemory).
-      else if (gate?.status === 'REJECTED') rejection = { reason: (gate.reason || null) as BookingRejection | null };
-      else if (stock.available < r.quantity) rejection = { reason: BookingRejection.SOLD_OUT }; // Postgres has the last word
-
-      if (rejection === null && event && stock) {
-        stock.available -= r.quantity;
-        taken.set(r.eventId, (taken.get(r.eventId) ?? 0) + r.quantity);
-        const orderId = randomUUID();
-        newBookings.push(bookingRow(r, 'RESERVED', null, orderId, now));
-        newOrders.push({
-          id: orderId,
-          booking_id: r.bookingId,
-          user_id: r.userId,
-          event_id: r.eventId,
-          quantity: r.quantity,
-          amount: r.quantity * event.price,
-          currency: event.currency,
-          status: 'UNPAID',
-          expires_at: expiresAt,
-          created_at: now,
-          updated_at: now,
-        });
-        push(committed, r.eventId, r);
-        decisions.push(decisionOf(r, 'RESERVED', null, orderId));
-      } else {
-        const reason = rejection ? rejection.reason : BookingRejection.SOLD_OUT;
-        newBookings.push(bookingRow(r, 'REJECTED', reason, null, now));
-        if (reservedInRedis) push(refused, r.eventId, { ...r, decision: rejectedMemory(reason) });
-        decisions.push(decisionOf(r, 'REJECTED', reason, null));
-      }
-    }
+    const batch = new BatchDecisions({ events, users, gated, stock, prior, now, expiresAt });
+    for (const r of requests) batch.decide(r);
 
     // Bookings before orders (orders reference them); multi-row inserts, one statement each.
-    if (newBookings.length) await insertRows(tx, 'bookings', newBookings);
-    if (newOrders.length) await insertRows(tx, 'orders', newOrders);
-    const stockAfter = new Map<string, StockVersion>();
-    for (const [eventId, row] of stockByEvent) {
-      const n = taken.get(eventId) ?? 0;
-      if (n === 0) {
-        stockAfter.set(eventId, { available: row.available, version: Number(row.version) });
-        continue;
-      }
-      const [updated] = await tx.execute<{ available: number; version: string }[]>(
-        `update stock set available = available - ?, version = version + 1, updated_at = now()
-         where event_id = ? returning available, version`,
-        [n, eventId],
-      );
-      stockAfter.set(eventId, { available: Number(updated!.available), version: Number(updated!.version) });
-    }
+    await insertBookings(tx, batch.newBookings, now);
+    await insertOrders(tx, batch.newOrders);
     return {
-      decisions,
-      committed,
-      confirmed,
-      refused,
-      stock: stockAfter,
-      created: newOrders.length,
+      decisions: batch.decisions,
+      committed: batch.committed,
+      confirmed: batch.confirmed,
+      refused: batch.refused,
+      stock: await this.takeTickets(tx, stock, batch.taken),
+      created: batch.newOrders.length,
       holds: groupHolds([
-        ...newOrders.map((o) => ({ orderId: o.id as string, expiresAt })),
-        ...[...existing.values()].flatMap((p) =>
+        ...batch.newOrders.map((o) => ({ orderId: o.id, expiresAt })),
+        ...[...prior.values()].flatMap((p) =>
           p.orderId && p.openHoldEndsAt ? [{ orderId: p.orderId, expiresAt: p.openHoldEndsAt }] : [],
         ),
       ]),
     };
   }
 
-  /** The batch's users that exist: accounts are never deleted, so this holds through the transaction. */
-  private async knownUsers(userIds: string[]): Promise<Set<string>> {
-    if (userIds.length === 0) return new Set();
-    const rows = await this.orm.em
-      .fork()
-      .execute<{ id: string }[]>(`select id from users where id in (?)`, [[...new Set(userIds)]]);
-    return new Set(rows.map((r) => r.id));
-  }
-
-  private async existingBookings(tx: EntityManager, ids: string[]): Promise<Map<string, PriorBooking>> {
-    if (ids.length === 0) return new Map();
-    const rows = await tx.execute<
-      {
-        id: string;
-        event_id: string;
-        quantity: number;
-        status: BookingStatus;
-        reason: BookingRejection | null;
-        order_id: string | null;
-        open_hold_ends_at: string | Date | null;
-      }[]
-    >(
-      `select b.id, b.event_id, b.quantity, b.status, b.reason, b.order_id,
-              case when o.status in ('UNPAID', 'PAYING', 'FAILED') then o.expires_at end as open_hold_ends_at
-       from bookings b left join orders o on o.id = b.order_id
-       where b.id in (?)`,
-      [ids],
-    );
-    return new Map(
-      rows.map((row) => [
-        row.id,
-        {
-          eventId: row.event_id,
-          quantity: Number(row.quantity),
-          status: row.status,
-          reason: row.reason,
-          orderId: row.order_id,
-          openHoldEndsAt: row.open_hold_ends_at === null ? null : new Date(row.open_hold_ends_at),
-        },
-      ]),
-    );
+  /** The tickets the batch took come off the stock rows; per event, the stock after the batch. */
+  private async takeTickets(
+    tx: EntityManager,
+    stock: Map<string, { available: number; version: string }>,
+    taken: Map<string, number>,
+  ): Promise<Map<string, StockVersion>> {
+    const after = new Map<string, StockVersion>();
+    for (const [eventId, row] of stock) {
+      const n = taken.get(eventId) ?? 0;
+      after.set(
+        eventId,
+        n === 0 ? { available: row.available, version: Number(row.version) } : (await changeStock(tx, eventId, -n))!,
+      );
+    }
+    return after;
   }
 
   /** Postgres' view of an event's stock and of each buyer's held tickets, in one statement. */
-  async snapshot(eventId: string): Promise<StockSnapshot> {
-    const rows = await this.orm.em
-      .fork()
-      .execute<{ available: number; version: string; user_id: string | null; held: string | null }[]>(
-        `select s.available, s.version, h.user_id, h.held
-       from stock s
-       left join (
-         select user_id, sum(quantity) as held from orders
-         where event_id = ? and status in ${HOLDING_STATUSES_SQL}
-         group by user_id
-       ) h on true
-       where s.event_id = ?`,
-        [eventId, eventId],
-      );
-    if (rows.length === 0) throw new Error(`no stock row for event ${eventId}`);
-    return {
-      available: Number(rows[0]!.available),
-      version: Number(rows[0]!.version),
-      heldByUser: new Map(rows.filter((r) => r.user_id).map((r) => [r.user_id!, Number(r.held)])),
-    };
+  snapshot(eventId: string): Promise<StockSnapshot> {
+    return stockSnapshot(this.orm.em.fork(), eventId);
   }
 }
 
@@ -455,15 +276,6 @@ function mergeOutcomes(outcomes: readonly BatchOutcome[]): BatchOutcome {
   };
 }
 
-function decisionOf(
-  r: BookingRequest,
-  status: Decision['status'],
-  reason: BookingRejection | null,
-  orderId: string | null,
-): Decision {
-  return { bookingId: r.bookingId, userId: r.userId, eventId: r.eventId, status, reason, orderId };
-}
-
 function groupHolds(holds: { orderId: string; expiresAt: Date }[]): { orderIds: string[]; expiresAt: Date }[] {
   const groups = new Map<number, { orderIds: string[]; expiresAt: Date }>();
   for (const h of holds) {
@@ -472,43 +284,4 @@ function groupHolds(holds: { orderId: string; expiresAt: Date }[]): { orderIds: 
     groups.set(h.expiresAt.getTime(), group);
   }
   return [...groups.values()];
-}
-
-/** What the gate should remember for a booking Postgres decided earlier. */
-function gateMemory(prior: PriorBooking): string {
-  return prior.status === 'RESERVED' ? 'R' : rejectedMemory(prior.reason);
-}
-
-/**
- * The gate's memory of a rejection, `X:<reason>`. An attempt rejected without a BookingRejection
- * (its data cannot be stored, or the queue gave up on it) is `X:`, so a copy delivered later gets
- * the same answer.
- */
-function rejectedMemory(reason: BookingRejection | null): string {
-  return `X:${reason ?? ''}`;
-}
-
-function bookingRow(r: BookingRequest, status: string, reason: string | null, orderId: string | null, now: Date) {
-  return {
-    id: r.bookingId,
-    user_id: r.userId,
-    event_id: r.eventId,
-    quantity: r.quantity,
-    idempotency_key: r.idempotencyKey,
-    status,
-    reason,
-    order_id: orderId,
-    requested_at: new Date(r.requestedAt),
-    decided_at: now,
-  };
-}
-
-/** One multi-row `insert` with positional parameters. */
-async function insertRows(tx: EntityManager, table: string, rows: Record<string, unknown>[]): Promise<void> {
-  const columns = Object.keys(rows[0]!);
-  const tuple = `(${columns.map(() => '?').join(', ')})`;
-  await tx.execute(
-    `insert into ${table} (${columns.join(', ')}) values ${rows.map(() => tuple).join(', ')}`,
-    rows.flatMap((row) => columns.map((c) => row[c])),
-  );
 }

@@ -8,6 +8,7 @@ import { mapIterator } from '../../infra/live-bus.js';
 import { NotFoundError } from '../../errors.js';
 import { decodeCursor, encodeCursor, pageSize, type Page } from '../shared/cursor.js';
 import type { EventCatalog } from './event-catalog.js';
+import { countEvents, searchEvents, upcomingEvents, type EventRow } from './event.repository.js';
 import type { StockCounts } from './stock-counts.js';
 import { isUuid, parseInput } from '../shared/validation.js';
 
@@ -42,15 +43,6 @@ export const CreateEventInput = z
     error: 'must not exceed ticketsTotal',
   });
 export type CreateEventInput = z.input<typeof CreateEventInput>;
-
-interface EventRow {
-  id: string;
-  available: number;
-  sort_rank?: string;
-  sort_starts_at: string;
-  total_count: string;
-  [column: string]: unknown;
-}
 
 const DEFAULT_PAGE_SIZE = 20;
 const SEARCH_CURSOR = 'search';
@@ -110,15 +102,16 @@ export class EventService {
   ): Promise<Page<EventView>> {
     const limit = pageSize(args.first ?? DEFAULT_PAGE_SIZE);
     const query = args.query?.trim() ?? '';
-    const timeFilter = args.includeEnded ? 'true' : 'e.starts_at > now()';
+    const includeEnded = args.includeEnded ?? false;
     const rows = query
-      ? await this.search(ctx.em, query, limit, args.after, timeFilter)
-      : await this.upcoming(ctx.em, limit, args.after, timeFilter);
+      ? await searchEvents(ctx.em, { query, limit: limit + 1, includeEnded, after: this.searchAfter(args.after) })
+      : await upcomingEvents(ctx.em, { limit: limit + 1, includeEnded, after: this.upcomingAfter(args.after) });
     const hasNextPage = rows.length > limit;
     const pageRows = rows.slice(0, limit);
     return {
       hasNextPage,
-      totalCount: pageRows.length > 0 ? Number(pageRows[0]!.total_count) : await this.count(ctx.em, query, timeFilter),
+      totalCount:
+        pageRows.length > 0 ? Number(pageRows[0]!.total_count) : await countEvents(ctx.em, query, includeEnded),
       items: pageRows.map((row) => ({
         cursor: query
           ? encodeCursor(SEARCH_CURSOR, [row.sort_rank!, row.sort_starts_at, row.id])
@@ -128,68 +121,16 @@ export class EventService {
     };
   }
 
-  private async search(
-    em: EntityManager,
-    query: string,
-    limit: number,
-    after: string | null | undefined,
-    timeFilter: string,
-  ) {
-    const params: unknown[] = [query, query];
-    let keyset = 'true';
-    if (after) {
-      const [rank, startsAt, id] = decodeCursor(SEARCH_CURSOR, after, ['real', 'timestamp', 'uuid']);
-      keyset = `(m.rank < ?::real or (m.rank = ?::real and (m.starts_at > ?::timestamptz or (m.starts_at = ?::timestamptz and m.id > ?::uuid))))`;
-      params.push(rank, rank, startsAt, startsAt, id);
-    }
-    params.push(limit + 1);
-    return em.execute<EventRow[]>(
-      `with q as (select websearch_to_tsquery('english', ?) as tsq),
-       matches as (
-         select e.*, s.available,
-                (ts_rank_cd(e.search, q.tsq) + case when lower(e.title) = lower(?) then 1 else 0 end)::real as rank,
-                count(*) over () as total_count
-         from events e join stock s on s.event_id = e.id, q
-         where e.search @@ q.tsq and ${timeFilter}
-       )
-       select m.*, m.rank::text as sort_rank, m.starts_at::text as sort_starts_at
-       from matches m
-       where ${keyset}
-       order by m.rank desc, m.starts_at asc, m.id asc
-       limit ?`,
-      params,
-    );
+  private searchAfter(after: string | null | undefined) {
+    if (!after) return null;
+    const [rank, startsAt, id] = decodeCursor(SEARCH_CURSOR, after, ['real', 'timestamp', 'uuid']);
+    return { rank: rank!, startsAt: startsAt!, id: id! };
   }
 
-  private async upcoming(em: EntityManager, limit: number, after: string | null | undefined, timeFilter: string) {
-    const params: unknown[] = [];
-    let keyset = 'true';
-    if (after) {
-      const [startsAt, id] = decodeCursor(UPCOMING_CURSOR, after, ['timestamp', 'uuid']);
-      keyset = `(e.starts_at, e.id) > (?::timestamptz, ?::uuid)`;
-      params.push(startsAt, id);
-    }
-    params.push(limit + 1);
-    return em.execute<EventRow[]>(
-      `select e.*, s.available, e.starts_at::text as sort_starts_at,
-              (select count(*) from events e where ${timeFilter}) as total_count
-       from events e join stock s on s.event_id = e.id
-       where ${timeFilter} and ${keyset}
-       order by e.starts_at asc, e.id asc
-       limit ?`,
-      params,
-    );
-  }
-
-  /** Only needed when a page past the end comes back empty. */
-  private async count(em: EntityManager, query: string, timeFilter: string): Promise<number> {
-    const [row] = query
-      ? await em.execute<{ n: string }[]>(
-          `select count(*) as n from events e where e.search @@ websearch_to_tsquery('english', ?) and ${timeFilter}`,
-          [query],
-        )
-      : await em.execute<{ n: string }[]>(`select count(*) as n from events e where ${timeFilter}`);
-    return Number(row?.n ?? 0);
+  private upcomingAfter(after: string | null | undefined) {
+    if (!after) return null;
+    const [startsAt, id] = decodeCursor(UPCOMING_CURSOR, after, ['timestamp', 'uuid']);
+    return { startsAt: startsAt!, id: id! };
   }
 
   private toView(em: EntityManager, row: EventRow): EventView {

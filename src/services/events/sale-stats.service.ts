@@ -3,6 +3,7 @@ import { OrderStatus } from '../../entities/order.entity.js';
 import { NotFoundError, UnavailableError } from '../../errors.js';
 import type { Nats } from '../../infra/nats.js';
 import { isUuid } from '../shared/validation.js';
+import { orderCountsByStatus, saleStock, saleTimeline } from './sale-stats.repository.js';
 
 /** Rates are averaged over this many recent seconds, so one busy second does not make the gauge jump. */
 export const RATE_WINDOW_SECONDS = 10;
@@ -36,29 +37,11 @@ export class SaleStatsService {
 
   async get(ctx: RequestContext, eventId: string): Promise<SaleStatsView> {
     if (!isUuid(eventId)) throw new NotFoundError('No such event');
-    const [stock] = await ctx.em.execute<{ total: number; available: number; now: Date }[]>(
-      `select e.tickets_total as total, s.available, now() as now
-       from events e join stock s on s.event_id = e.id where e.id = ?`,
-      [eventId],
-    );
+    const stock = await saleStock(ctx.em, eventId);
     if (!stock) throw new NotFoundError('No such event');
     const [counts, timeline, queueLength] = await Promise.all([
-      ctx.em.execute<{ status: OrderStatus; n: string }[]>(
-        `select status, count(*) as n from orders where event_id = ? group by status`,
-        [eventId],
-      ),
-      // A reservation is an order's creation; a payment is an order that reached SUCCEEDED (updated_at is then).
-      ctx.em.execute<{ at: Date; reservations: string; payments: string }[]>(
-        `select s.at,
-                (select count(*) from orders o
-                  where o.event_id = ? and o.created_at >= s.at and o.created_at < s.at + interval '1 second') as reservations,
-                (select count(*) from orders o
-                  where o.event_id = ? and o.status = ? and o.updated_at >= s.at and o.updated_at < s.at + interval '1 second') as payments
-         from generate_series(date_trunc('second', ?::timestamptz) - (? - 1) * interval '1 second',
-                              date_trunc('second', ?::timestamptz), interval '1 second') as s(at)
-         order by s.at`,
-        [eventId, eventId, OrderStatus.SUCCEEDED, stock.now, TIMELINE_SECONDS, stock.now],
-      ),
+      orderCountsByStatus(ctx.em, eventId),
+      saleTimeline(ctx.em, eventId, stock.now, TIMELINE_SECONDS),
       this.pendingBookings(eventId),
     ]);
     const byStatus = new Map(counts.map((c) => [c.status, Number(c.n)]));

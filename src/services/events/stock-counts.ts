@@ -1,9 +1,9 @@
 import { Repeater } from '@repeaterjs/repeater';
-import { HOLDING_STATUSES_SQL } from '../../entities/order.entity.js';
 import type { Database } from '../../infra/database.js';
 import type { LiveBus } from '../../infra/live-bus.js';
 import type { StockGate } from '../../infra/stock-gate.js';
 import type { Logger } from '../../logger.js';
+import { holderIds } from '../orders/order.repository.js';
 import type { LiveTopics, StockLive } from '../messages/live-topics.js';
 
 /** A count younger than this is used as it is; an older one is refreshed from Redis. */
@@ -132,13 +132,7 @@ export class StockCounts {
     const holders = { users: new Set<string>(), loaded: false };
     this.holders.set(eventId, holders);
     try {
-      const rows = await this.orm.em
-        .fork()
-        .execute<{ user_id: string }[]>(
-          `select distinct user_id from orders where event_id = ? and status in ${HOLDING_STATUSES_SQL}`,
-          [eventId],
-        );
-      for (const row of rows) holders.users.add(row.user_id);
+      for (const userId of await holderIds(this.orm.em.fork(), eventId)) holders.users.add(userId);
       holders.loaded = true;
     } catch (err) {
       this.log.warn({ err, eventId }, 'could not load the holders of a sold-out event');

@@ -8,6 +8,15 @@ import type { EntityManager } from '../../infra/database.js';
 import { decodeCursor, encodeCursor, pageSize, type Page } from '../shared/cursor.js';
 import type { NotificationLive } from '../messages/live-topics.js';
 import { notificationText } from './notification-text.js';
+import {
+  countNotifications,
+  findNotification,
+  inboxPage,
+  insertNotification,
+  markNotificationRead,
+  orderFacts,
+  registerDeviceToken,
+} from './notification.repository.js';
 import type { NotificationRequest } from '../messages/outbox.js';
 import { isUuid, parseInput } from '../shared/validation.js';
 
@@ -39,22 +48,6 @@ export type RecordOutcome =
   /** The order does not exist or is not the user's: the request can never succeed. */
   | { kind: 'invalid'; reason: string };
 
-interface InboxRow {
-  id: string;
-  sort_created_at: string;
-  total_count: string;
-  [column: string]: unknown;
-}
-
-interface OrderFactsRow {
-  user_id: string;
-  quantity: number;
-  amount: number;
-  currency: string;
-  expires_at: Date;
-  event_title: string;
-}
-
 /**
  * The notification inbox: what the worker writes there, what its owner reads, marks and
  * subscribes to, and the devices push notifications go to. Every read and write is scoped to the
@@ -75,27 +68,12 @@ export class NotificationService {
   async list(ctx: RequestContext, args: { first?: number | null; after?: string | null }): Promise<Page<Notification>> {
     const user = signedIn(ctx);
     const limit = pageSize(args.first ?? DEFAULT_PAGE_SIZE);
-    const params: unknown[] = [user.id, user.id];
-    let keyset = 'true';
-    if (args.after) {
-      const [createdAt, id] = decodeCursor(INBOX_CURSOR, args.after, ['timestamp', 'uuid']);
-      keyset = '(n.created_at, n.id) < (?::timestamptz, ?::uuid)';
-      params.push(createdAt, id);
-    }
-    params.push(limit + 1);
-    const rows = await ctx.em.execute<InboxRow[]>(
-      `select n.*, n.created_at::text as sort_created_at,
-              (select count(*) from notifications c where c.user_id = ?) as total_count
-       from notifications n
-       where n.user_id = ? and ${keyset}
-       order by n.created_at desc, n.id desc
-       limit ?`,
-      params,
-    );
+    const after = args.after ? decodeCursor(INBOX_CURSOR, args.after, ['timestamp', 'uuid']) : null;
+    const rows = await inboxPage(ctx.em, user.id, limit + 1, after ? { createdAt: after[0]!, id: after[1]! } : null);
     const pageRows = rows.slice(0, limit);
     return {
       hasNextPage: rows.length > limit,
-      totalCount: pageRows.length > 0 ? Number(pageRows[0]!.total_count) : await this.count(ctx.em, user.id),
+      totalCount: pageRows.length > 0 ? Number(pageRows[0]!.total_count) : await countNotifications(ctx.em, user.id),
       items: pageRows.map((row) => ({
         cursor: encodeCursor(INBOX_CURSOR, [row.sort_created_at, row.id]),
         node: ctx.em.map(Notification, row),
@@ -107,14 +85,9 @@ export class NotificationService {
   async markRead(ctx: RequestContext, id: string): Promise<Notification> {
     const user = signedIn(ctx);
     if (!isUuid(id)) throw new NotFoundError('No such notification');
-    const [row] = await ctx.em.execute<Record<string, unknown>[]>(
-      `update notifications set read_at = coalesce(read_at, now())
-       where id = ? and user_id = ?
-       returning *`,
-      [id, user.id],
-    );
-    if (!row) throw new NotFoundError('No such notification');
-    return ctx.em.map(Notification, row);
+    const notification = await markNotificationRead(ctx.em, id, user.id);
+    if (!notification) throw new NotFoundError('No such notification');
+    return notification;
   }
 
   /**
@@ -124,15 +97,7 @@ export class NotificationService {
   async registerDevice(ctx: RequestContext, input: { token: string; platform?: string | null }): Promise<true> {
     const user = signedIn(ctx);
     const { token, platform } = parseInput(RegisterDeviceInput, input);
-    await ctx.em.execute(
-      `insert into device_tokens (token, user_id, platform) values (?, ?, ?)
-       on conflict (token) do update set
-         platform = coalesce(excluded.platform, device_tokens.platform),
-         last_seen_at = now(),
-         created_at = case when device_tokens.user_id = excluded.user_id then device_tokens.created_at else now() end,
-         user_id = excluded.user_id`,
-      [token, user.id, platform ?? null],
-    );
+    await registerDeviceToken(ctx.em, user.id, token, platform ?? null);
     return true;
   }
 
@@ -143,16 +108,9 @@ export class NotificationService {
    */
   async record(em: EntityManager, request: NotificationRequest): Promise<RecordOutcome> {
     return em.transactional(async (tx) => {
-      const [existing] = await tx.execute<Record<string, unknown>[]>(`select * from notifications where id = ?`, [
-        request.notificationId,
-      ]);
-      if (existing) return { kind: 'recorded', notification: tx.map(Notification, existing), created: false };
-      const [order] = await tx.execute<OrderFactsRow[]>(
-        `select o.user_id, o.quantity, o.amount, o.currency, o.expires_at, e.title as event_title
-         from orders o join events e on e.id = o.event_id
-         where o.id = ?`,
-        [request.orderId],
-      );
+      const existing = await findNotification(tx, request.notificationId);
+      if (existing) return { kind: 'recorded', notification: existing, created: false };
+      const order = await orderFacts(tx, request.orderId);
       if (!order) return { kind: 'invalid', reason: `order ${request.orderId} does not exist` };
       if (order.user_id !== request.userId) {
         return { kind: 'invalid', reason: `order ${request.orderId} does not belong to user ${request.userId}` };
@@ -165,27 +123,13 @@ export class NotificationService {
         expiresAt: new Date(order.expires_at),
       });
       // `do nothing`: a concurrent delivery of the same request may have inserted it meanwhile.
-      const [inserted] = await tx.execute<Record<string, unknown>[]>(
-        `insert into notifications (id, user_id, kind, title, body, order_id) values (?, ?, ?, ?, ?, ?)
-         on conflict (id) do nothing
-         returning *`,
-        [request.notificationId, request.userId, request.kind, title, body, request.orderId],
-      );
-      if (inserted) return { kind: 'recorded', notification: tx.map(Notification, inserted), created: true };
-      const [raced] = await tx.execute<Record<string, unknown>[]>(`select * from notifications where id = ?`, [
-        request.notificationId,
-      ]);
+      const inserted = await insertNotification(tx, request, { title, body });
+      if (inserted) return { kind: 'recorded', notification: inserted, created: true };
+      const raced = await findNotification(tx, request.notificationId);
       // The insert conflicted on the id, so the row is there unless it was deleted in between.
       if (!raced) throw new Error(`notification ${request.notificationId} conflicted on insert but is not there`);
-      return { kind: 'recorded', notification: tx.map(Notification, raced), created: false };
+      return { kind: 'recorded', notification: raced, created: false };
     });
-  }
-
-  private async count(em: EntityManager, userId: string): Promise<number> {
-    const [row] = await em.execute<{ n: string }[]>(`select count(*) as n from notifications where user_id = ?`, [
-      userId,
-    ]);
-    return Number(row?.n ?? 0);
   }
 }
 

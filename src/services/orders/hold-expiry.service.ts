@@ -1,10 +1,9 @@
 import type { Database } from '../../infra/database.js';
 import type { Logger } from '../../logger.js';
-import { orderFromRow, type OrderTransitions } from './order-transitions.js';
+import { UNPAID_STATUSES } from './order-statuses.js';
+import type { OrderTransitions } from './order-transitions.js';
+import { lockOverdueUnpaid, overduePayingIds, overduePayingPage, unpaidOpenOrders } from './order.repository.js';
 import type { PaymentSettlement } from '../payments/payment-settlement.service.js';
-
-/** Statuses whose hold simply ends at expiry (a PAYING one needs its intent cancelled first). */
-const UNPAID_STATUSES = ['UNPAID', 'FAILED'] as const;
 
 export interface ExpiryResult {
   cancelled: number;
@@ -35,12 +34,9 @@ export class HoldExpiry {
   async remind(orderIds: readonly string[]): Promise<number> {
     if (orderIds.length === 0) return 0;
     return this.deps.transitions.run(async (t) => {
-      const rows = await t.tx.execute<Record<string, unknown>[]>(
-        `select * from orders where id in (?) and status in (?) and expires_at > now()`,
-        [[...orderIds], [...UNPAID_STATUSES]],
-      );
-      for (const row of rows) t.notify(orderFromRow(row), 'HOLD_EXPIRING');
-      return rows.length;
+      const orders = await unpaidOpenOrders(t.tx, orderIds);
+      for (const order of orders) t.notify(order, 'HOLD_EXPIRING');
+      return orders.length;
     });
   }
 
@@ -52,13 +48,8 @@ export class HoldExpiry {
       return cancelled.map((o) => o.id);
     });
     await this.deps.settlement.cancelIntentsOf(cancelled);
-    const paying = await this.deps.orm.em
-      .fork()
-      .execute<{ id: string }[]>(
-        `select id from orders where id in (?) and status = 'PAYING' and expires_at <= now()`,
-        [[...orderIds]],
-      );
-    const result = await this.cancelPaying(paying.map((r) => r.id));
+    const paying = await overduePayingIds(this.deps.orm.em.fork(), orderIds);
+    const result = await this.cancelPaying(paying);
     return { cancelled: cancelled.length + result.cancelled, pending: result.pending };
   }
 
@@ -70,17 +61,9 @@ export class HoldExpiry {
     let cancelled = 0;
     for (;;) {
       const { seen, moved } = await this.deps.transitions.run(async (t) => {
-        const rows = await t.tx.execute<{ id: string }[]>(
-          `select id from orders where status in (?) and expires_at <= now()
-           order by expires_at limit ? for update skip locked`,
-          [[...UNPAID_STATUSES], batchSize],
-        );
-        const orders = await t.cancel(
-          rows.map((r) => r.id),
-          UNPAID_STATUSES,
-          { expired: true },
-        );
-        return { seen: rows.length, moved: orders.map((o) => o.id) };
+        const ids = await lockOverdueUnpaid(t.tx, batchSize);
+        const orders = await t.cancel(ids, UNPAID_STATUSES, { expired: true });
+        return { seen: ids.length, moved: orders.map((o) => o.id) };
       });
       await this.deps.settlement.cancelIntentsOf(moved);
       cancelled += moved.length;
@@ -89,14 +72,9 @@ export class HoldExpiry {
     // Every overdue PAYING order, page by page: one the provider cannot cancel yet must not keep
     // the ones behind it waiting.
     const result: ExpiryResult = { cancelled, pending: [] };
-    // The cursor keeps Postgres' microseconds as text: a JS Date would round them to milliseconds.
     let after: { expiresAt: string; id: string } | null = null;
     for (;;) {
-      const page: { id: string; expires_at: string }[] = await this.deps.orm.em.fork().execute(
-        `select id, expires_at::text as expires_at from orders where status = 'PAYING' and expires_at <= now()
-         ${after ? 'and (expires_at, id) > (?::timestamptz, ?::uuid)' : ''} order by expires_at, id limit ?`,
-        after ? [after.expiresAt, after.id, batchSize] : [batchSize],
-      );
+      const page = await overduePayingPage(this.deps.orm.em.fork(), after, batchSize);
       const paid = await this.cancelPaying(page.map((r) => r.id));
       result.cancelled += paid.cancelled;
       result.pending.push(...paid.pending);

@@ -3,6 +3,7 @@ import type { EntityManager } from '../../infra/database.js';
 import type { LiveBus } from '../../infra/live-bus.js';
 import type { StockGate, StockVersion } from '../../infra/stock-gate.js';
 import type { EventCatalog } from '../events/event-catalog.js';
+import { changeStock, stockVersion } from '../events/stock.repository.js';
 import type { BookingDecider } from '../booking/booking-decider.js';
 import type { LiveTopics } from '../messages/live-topics.js';
 
@@ -32,12 +33,7 @@ export class OrderTickets {
     for (const o of orders) byEvent.set(o.eventId, (byEvent.get(o.eventId) ?? 0) + o.quantity);
     const versions = new Map<string, StockVersion>();
     for (const eventId of [...byEvent.keys()].sort()) {
-      const [row] = await em.execute<{ available: number; version: string }[]>(
-        `update stock set available = available + ?, version = version + 1, updated_at = now()
-         where event_id = ? returning available, version`,
-        [byEvent.get(eventId), eventId],
-      );
-      versions.set(eventId, { available: Number(row!.available), version: Number(row!.version) });
+      versions.set(eventId, (await changeStock(em, eventId, byEvent.get(eventId)!))!);
     }
     return versions;
   }
@@ -79,12 +75,7 @@ export class OrderTickets {
    * (Postgres has the last word). Null when it does not; the caller then refunds.
    */
   async takeInTx(em: EntityManager, order: TicketsOfOrder): Promise<StockVersion | null> {
-    const [row] = await em.execute<{ available: number; version: string }[]>(
-      `update stock set available = available - ?, version = version + 1, updated_at = now()
-       where event_id = ? and available >= ? returning available, version`,
-      [order.quantity, order.eventId, order.quantity],
-    );
-    return row ? { available: Number(row.available), version: Number(row.version) } : null;
+    return changeStock(em, order.eventId, -order.quantity, { onlyIfEnough: true });
   }
 
   /** Step 3, after the commit: tells the gate whether Postgres took them (`pg` set) or not. */
@@ -98,11 +89,7 @@ export class OrderTickets {
 
   /** Postgres' stock row as it is now (for settling a refused retake). */
   async current(em: EntityManager, eventId: string): Promise<StockVersion> {
-    const [row] = await em.execute<{ available: number; version: string }[]>(
-      `select available, version from stock where event_id = ?`,
-      [eventId],
-    );
-    return { available: Number(row!.available), version: Number(row!.version) };
+    return (await stockVersion(em, eventId))!;
   }
 
   private publish(eventId: string, available: number, version: number): void {

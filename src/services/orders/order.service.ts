@@ -6,7 +6,8 @@ import type { LiveBus } from '../../infra/live-bus.js';
 import { decodeCursor, encodeCursor, pageSize, type Page } from '../shared/cursor.js';
 import { isUuid } from '../shared/validation.js';
 import type { LiveTopics, OrderLive } from '../messages/live-topics.js';
-import { OPEN_STATUSES, readOrder } from './order-transitions.js';
+import { OPEN_STATUSES } from './order-statuses.js';
+import { ordersPage, plainOrder, readOrder } from './order.repository.js';
 
 const ORDERS_CURSOR = 'orders';
 const DEFAULT_PAGE_SIZE = 20;
@@ -40,29 +41,18 @@ export class OrderService {
   async list(ctx: RequestContext, args: { first?: number | null; after?: string | null }): Promise<Page<Order>> {
     const userId = ctx.user!.id;
     const limit = pageSize(args.first ?? DEFAULT_PAGE_SIZE);
-    const params: unknown[] = [userId];
-    let keyset = 'true';
-    if (args.after) {
-      const [createdAt, id] = decodeCursor(ORDERS_CURSOR, args.after, ['timestamp', 'uuid']);
-      keyset = '(o.created_at, o.id) < (?::timestamptz, ?::uuid)';
-      params.push(createdAt, id);
-    }
-    params.push(limit + 1);
+    const after = args.after ? decodeCursor(ORDERS_CURSOR, args.after, ['timestamp', 'uuid']) : null;
     const [rows, totalCount] = await Promise.all([
-      ctx.em.execute<({ sort_created_at: string } & Record<string, unknown>)[]>(
-        `select o.*, o.created_at::text as sort_created_at from orders o
-         where o.user_id = ? and ${keyset} order by o.created_at desc, o.id desc limit ?`,
-        params,
-      ),
+      ordersPage(ctx.em, userId, limit + 1, after ? { createdAt: after[0]!, id: after[1]! } : null),
       ctx.em.count(Order, { userId }),
     ]);
     return {
       hasNextPage: rows.length > limit,
       totalCount,
-      items: rows.slice(0, limit).map((row) => {
-        const order = ctx.em.map(Order, row);
-        return { cursor: encodeCursor(ORDERS_CURSOR, [row.sort_created_at, order.id]), node: order };
-      }),
+      items: rows.slice(0, limit).map(({ order, sortCreatedAt }) => ({
+        cursor: encodeCursor(ORDERS_CURSOR, [sortCreatedAt, order.id]),
+        node: order,
+      })),
     };
   }
 
@@ -145,15 +135,7 @@ export class OrderService {
     const at = Date.parse(msg.updatedAt);
     const known = new Date(order.updatedAt).getTime();
     if (at < known || (at === known && msg.status === order.status)) return null;
-    return Object.assign(new Order(), {
-      id: order.id,
-      bookingId: order.bookingId,
-      userId: order.userId,
-      eventId: order.eventId,
-      quantity: order.quantity,
-      amount: order.amount,
-      currency: order.currency,
-      createdAt: order.createdAt,
+    return plainOrder(order, {
       status: msg.status,
       expiresAt: new Date(msg.expiresAt),
       updatedAt: new Date(msg.updatedAt),

@@ -3,21 +3,16 @@ import type { Order } from '../../entities/order.entity.js';
 import { UnavailableError } from '../../errors.js';
 import type { Database } from '../../infra/database.js';
 import type { PaymentGateway } from '../../infra/payments/payment-gateway.js';
-import type { StripeEventLike } from '../../infra/payments/webhook-signature.js';
 import type { Logger } from '../../logger.js';
 import type { Metrics } from '../../metrics.js';
-import { OPEN_STATUSES, readOrder, type OrderTransitions, type Transition } from '../orders/order-transitions.js';
+import { OPEN_STATUSES } from '../orders/order-statuses.js';
+import { readOrder } from '../orders/order.repository.js';
+import type { OrderTransitions, Transition } from '../orders/order-transitions.js';
+import { paymentBy, setPaymentStatus, unsettledIntents, type PaymentRef } from './payment.repository.js';
+import { claimWebhookEvent, finishWebhookEvent, storedWebhookEvent } from './webhook-event.repository.js';
 import { claimedMoney, moneyMismatch, toPaymentAction } from './payment-events.js';
 import { planPayment, type PaymentPlan } from './payment-rules.js';
 import type { OrderTickets } from '../orders/order-tickets.js';
-
-/** The order's PaymentIntent as stored by payOrder, with the money it is for. */
-export interface PaymentRef {
-  orderId: string;
-  intentId: string;
-  amount: number;
-  currency: string;
-}
 
 export type ApplyResult =
   /** `refused`: signed, but its amount or currency is not the stored payment's; recorded, not applied. */
@@ -59,12 +54,7 @@ export class PaymentSettlement {
 
   /** Applies a stored webhook event. Throws on a passing fault (the caller retries later). */
   async applyEvent(eventId: string): Promise<ApplyResult> {
-    const [row] = await this.deps.orm.em
-      .fork()
-      .execute<{ payload: StripeEventLike; processed: boolean }[]>(
-        `select payload, processed_at is not null as processed from webhook_events where id = ?`,
-        [eventId],
-      );
+    const row = await storedWebhookEvent(this.deps.orm.em.fork(), eventId);
     if (!row) return { result: 'missing' };
     if (row.processed) return { result: 'duplicate' };
     const action = toPaymentAction(row.payload);
@@ -127,7 +117,7 @@ export class PaymentSettlement {
           // The money is in: whatever open status the order reached meanwhile, it succeeds.
           const [moved] = await t.move([orderId], OPEN_STATUSES, 'SUCCEEDED');
           if (!moved) return false;
-          await t.paymentStatus(orderId, 'succeeded');
+          await setPaymentStatus(t.tx, orderId, 'succeeded');
           t.notify(moved, 'ORDER_SUCCEEDED');
           return true;
         });
@@ -138,7 +128,7 @@ export class PaymentSettlement {
       // The intent is cancelled now, so whatever open status the order reached meanwhile ends too.
       const [cancelled] = await t.cancel([orderId], OPEN_STATUSES, { expired: opts.expired });
       if (!cancelled) return false;
-      await t.paymentStatus(orderId, 'canceled');
+      await setPaymentStatus(t.tx, orderId, 'canceled');
       return true;
     });
     return cancelled ? 'cancelled' : 'changed';
@@ -152,18 +142,12 @@ export class PaymentSettlement {
    */
   async cancelIntentsOf(orderIds: readonly string[]): Promise<void> {
     if (orderIds.length === 0) return;
-    const open = await this.deps.orm.em.fork().execute<{ order_id: string; intent_id: string }[]>(
-      `select order_id, intent_id from payments
-       where order_id in (?) and status not in ('succeeded', 'canceled', 'refunded', 'refund_pending', 'partially_refunded')`,
-      [[...orderIds]],
-    );
+    const open = await unsettledIntents(this.deps.orm.em.fork(), orderIds);
     for (const { order_id: orderId, intent_id: intentId } of open) {
       try {
         const result = await this.deps.gateway.cancelIntent(intentId, `cancel-${orderId}-${randomUUID()}`);
         if (result.outcome === 'canceled') {
-          await this.deps.orm.em
-            .fork()
-            .execute(`update payments set status = 'canceled', updated_at = now() where order_id = ?`, [orderId]);
+          await setPaymentStatus(this.deps.orm.em.fork(), orderId, 'canceled');
         }
       } catch (err) {
         this.deps.log.warn({ err, orderId, intentId }, 'could not cancel the intent of a cancelled order');
@@ -172,21 +156,11 @@ export class PaymentSettlement {
   }
 
   async paymentByOrder(orderId: string): Promise<PaymentRef | null> {
-    return this.payment('order_id', orderId);
+    return paymentBy(this.deps.orm.em.fork(), 'order_id', orderId);
   }
 
   private paymentByIntent(intentId: string): Promise<PaymentRef | null> {
-    return this.payment('intent_id', intentId);
-  }
-
-  private async payment(column: 'order_id' | 'intent_id', value: string): Promise<PaymentRef | null> {
-    const [row] = await this.deps.orm.em
-      .fork()
-      .execute<{ order_id: string; intent_id: string; amount: number; currency: string }[]>(
-        `select order_id, intent_id, amount, currency from payments where ${column} = ?`,
-        [value],
-      );
-    return row ? { orderId: row.order_id, intentId: row.intent_id, amount: row.amount, currency: row.currency } : null;
+    return paymentBy(this.deps.orm.em.fork(), 'intent_id', intentId);
   }
 
   /** Null when the order changed under the plan (plan again). */
@@ -209,7 +183,7 @@ export class PaymentSettlement {
       case 'fail':
         return this.inTx(eventId, async (t) => {
           await this.moveOne(t, order, 'FAILED');
-          await t.paymentStatus(order.id, 'requires_payment_method');
+          await setPaymentStatus(t.tx, order.id, 'requires_payment_method');
           return `FAILED (${reason ?? 'payment failed'})`;
         });
       case 'cancel':
@@ -217,20 +191,20 @@ export class PaymentSettlement {
           // The conditional update from exactly the status the plan was made for.
           const [cancelled] = await t.cancel([order.id], [order.status]);
           if (!cancelled) throw new OrderChanged();
-          await t.paymentStatus(order.id, 'canceled');
+          await setPaymentStatus(t.tx, order.id, 'canceled');
           return 'CANCELLED (intent cancelled at the provider)';
         });
       case 'refund':
         return this.inTx(eventId, async (t) => {
           const moved = await this.moveOne(t, order, 'REFUNDED');
           if (plan.releaseTickets) await t.release([moved]);
-          await t.paymentStatus(order.id, 'refunded');
+          await setPaymentStatus(t.tx, order.id, 'refunded');
           t.notify(moved, 'ORDER_REFUNDED');
           return `REFUNDED (refunded at the provider, order was ${order.status})`;
         });
       case 'partial_refund':
         return this.inTx(eventId, async (t) => {
-          await t.paymentStatus(order.id, 'partially_refunded');
+          await setPaymentStatus(t.tx, order.id, 'partially_refunded');
           return 'partial refund noted; order unchanged';
         });
       case 'retake_or_refund':
@@ -250,14 +224,14 @@ export class PaymentSettlement {
       let attempt: { kind: 'duplicate' } | { kind: 'retaken' } | { kind: 'no_stock' };
       try {
         attempt = await this.deps.transitions.run(async (t) => {
-          if (!(await t.claimEvent(eventId))) return { kind: 'duplicate' } as const;
+          if (!(await claimWebhookEvent(t.tx, eventId))) return { kind: 'duplicate' } as const;
           // Order row first, stock row second: the lock order of every other order transition.
           const moved = await this.moveOne(t, order, 'SUCCEEDED');
           const pg = await t.retake(order);
           if (!pg) throw new NoStock();
-          await t.paymentStatus(order.id, 'succeeded');
+          await setPaymentStatus(t.tx, order.id, 'succeeded');
           t.notify(moved, 'ORDER_SUCCEEDED');
-          await t.finishEvent(eventId, 'applied: SUCCEEDED after cancellation (tickets taken again)');
+          await finishWebhookEvent(t.tx, eventId, 'applied: SUCCEEDED after cancellation (tickets taken again)');
           t.afterCommit(() => stock.settleRetake(order, pg, pg));
           return { kind: 'retaken' } as const;
         });
@@ -280,7 +254,7 @@ export class PaymentSettlement {
     const refund = await this.deps.gateway.refund(payment.intentId, `refund-${order.id}`);
     return this.inTx(eventId, async (t) => {
       const moved = await this.moveOne(t, order, 'REFUNDED');
-      await t.paymentStatus(order.id, refund.status === 'succeeded' ? 'refunded' : 'refund_pending', refund.id);
+      await setPaymentStatus(t.tx, order.id, refund.status === 'succeeded' ? 'refunded' : 'refund_pending', refund.id);
       t.notify(moved, 'ORDER_REFUNDED');
       return 'REFUNDED (paid after cancellation; no tickets left)';
     });
@@ -288,7 +262,7 @@ export class PaymentSettlement {
 
   private async succeed(t: Transition, order: Order): Promise<string> {
     const moved = await this.moveOne(t, order, 'SUCCEEDED');
-    await t.paymentStatus(order.id, 'succeeded');
+    await setPaymentStatus(t.tx, order.id, 'succeeded');
     t.notify(moved, 'ORDER_SUCCEEDED');
     return 'SUCCEEDED';
   }
@@ -307,9 +281,9 @@ export class PaymentSettlement {
   private async inTx(eventId: string, work: (t: Transition) => Promise<string>): Promise<ApplyResult | null> {
     try {
       return await this.deps.transitions.run(async (t) => {
-        if (!(await t.claimEvent(eventId))) return { result: 'duplicate' } as const;
+        if (!(await claimWebhookEvent(t.tx, eventId))) return { result: 'duplicate' } as const;
         const outcome = await work(t);
-        await t.finishEvent(eventId, `applied: ${outcome}`);
+        await finishWebhookEvent(t.tx, eventId, `applied: ${outcome}`);
         return { result: 'applied', outcome } as const;
       });
     } catch (err) {
@@ -330,9 +304,9 @@ export class PaymentSettlement {
     payment?: { orderId: string; status: string },
   ): Promise<ApplyResult> {
     return this.deps.transitions.run(async (t) => {
-      if (!(await t.claimEvent(eventId))) return { result: 'duplicate' } as const;
-      if (payment) await t.paymentStatus(payment.orderId, payment.status);
-      await t.finishEvent(eventId, outcome);
+      if (!(await claimWebhookEvent(t.tx, eventId))) return { result: 'duplicate' } as const;
+      if (payment) await setPaymentStatus(t.tx, payment.orderId, payment.status);
+      await finishWebhookEvent(t.tx, eventId, outcome);
       return { result, outcome } as const;
     });
   }

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { signedIn, type RequestContext } from '../../context.js';
 import type { Order } from '../../entities/order.entity.js';
 import { ConflictError, ForbiddenError, NotFoundError, UnavailableError } from '../../errors.js';
@@ -8,7 +7,9 @@ import type { ConfiguredPaymentGateway } from '../../infra/payments/create-payme
 import type { Logger } from '../../logger.js';
 import { isUuid } from '../shared/validation.js';
 import type { LiveTopics } from '../messages/live-topics.js';
-import { orderFromRow, readOrder, type OrderTransitions } from '../orders/order-transitions.js';
+import type { OrderTransitions } from '../orders/order-transitions.js';
+import { ownOrder, readOrder } from '../orders/order.repository.js';
+import { insertPayment, storedPayment, type StoredPayment } from './payment.repository.js';
 import type { PaymentSettlement } from './payment-settlement.service.js';
 
 /** What the buyer's device needs to confirm the payment with the provider's SDK. */
@@ -26,12 +27,6 @@ const FREE_PROVIDER = 'free';
 
 /** How long simulatePayment waits for the payment worker to apply the event it caused. */
 const SIMULATE_WAIT_MS = 5000;
-
-interface StoredPayment {
-  provider: string;
-  intent_id: string;
-  client_secret: string;
-}
 
 export interface PaymentServiceDeps {
   orm: Database;
@@ -177,14 +172,9 @@ export class PaymentService {
   private async ownOrder(ctx: RequestContext, orderId: string): Promise<{ order: Order; holdOpen: boolean }> {
     const user = signedIn(ctx);
     if (!isUuid(orderId)) throw new NotFoundError('No such order');
-    const [row] = await this.deps.orm.em
-      .fork()
-      .execute<(Record<string, unknown> & { hold_open: boolean })[]>(
-        `select *, expires_at > now() as hold_open from orders where id = ? and user_id = ?`,
-        [orderId, user.id],
-      );
-    if (!row) throw new NotFoundError('No such order');
-    return { order: orderFromRow(row), holdOpen: row.hold_open };
+    const own = await ownOrder(this.deps.orm.em, orderId, user.id);
+    if (!own) throw new NotFoundError('No such order');
+    return own;
   }
 
   /** CONFLICT with the reason when the order cannot be paid (any more). */
@@ -198,13 +188,8 @@ export class PaymentService {
     if (reason) throw new ConflictError(reason, { status: order.status });
   }
 
-  private async storedPayment(orderId: string): Promise<StoredPayment | null> {
-    const [row] = await this.deps.orm.em
-      .fork()
-      .execute<StoredPayment[]>(`select provider, intent_id, client_secret from payments where order_id = ?`, [
-        orderId,
-      ]);
-    return row ?? null;
+  private storedPayment(orderId: string): Promise<StoredPayment | null> {
+    return storedPayment(this.deps.orm.em.fork(), orderId);
   }
 
   /**
@@ -227,22 +212,15 @@ export class PaymentService {
       this.deps.log.warn({ err, orderId: order.id }, 'could not create a payment intent');
       throw new UnavailableError('The payment provider is unavailable; nothing was charged, try again shortly');
     }
-    const [inserted] = await this.deps.orm.em.fork().execute<StoredPayment[]>(
-      `insert into payments (id, order_id, provider, intent_id, client_secret, amount, currency, status)
-       values (?, ?, ?, ?, ?, ?, ?, ?)
-       on conflict (order_id) do nothing
-       returning provider, intent_id, client_secret`,
-      [
-        randomUUID(),
-        order.id,
-        gateway.name,
-        intent.id,
-        intent.clientSecret,
-        order.amount,
-        order.currency,
-        intent.status,
-      ],
-    );
+    const inserted = await insertPayment(this.deps.orm.em.fork(), {
+      orderId: order.id,
+      provider: gateway.name,
+      intentId: intent.id,
+      clientSecret: intent.clientSecret,
+      amount: order.amount,
+      currency: order.currency,
+      status: intent.status,
+    });
     return inserted ?? (await this.storedPayment(order.id))!;
   }
 
