@@ -46,6 +46,8 @@ export function redisKeys(namespace: string) {
     signInsOfAddress: (address: string) => `${ns}:auth:addr:${address}`,
     /** Sign-ups from one client address in the current window. */
     signUpsOfAddress: (address: string) => `${ns}:auth:signup:${address}`,
+    /** The lock that keeps one periodic worker's rounds from overlapping across the deployment. */
+    periodicLock: (worker: string) => `${ns}:lock:${worker}`,
   };
 }
 export type RedisKeys = ReturnType<typeof redisKeys>;

@@ -21,7 +21,7 @@ export function startBookingSweeper(infra: Infra, registry: BookingRegistry): Pe
     name: 'booking-sweeper',
     intervalMs: config.sweepIntervalMs,
     log,
-    lock: { redis, key: `${config.namespace}:lock:booking-sweeper` },
+    lock: { redis, namespace: config.namespace },
     async task() {
       const now = Date.now();
       const ids = await registry.overdue(now, BATCH);

@@ -15,7 +15,7 @@ export function startExpirySweeper(infra: Infra, holds: HoldExpiry): Worker & Pe
     name: 'expiry-sweeper',
     intervalMs: config.sweepIntervalMs,
     log,
-    lock: { redis: infra.redis, key: `${config.namespace}:lock:expiry-sweeper` },
+    lock: { redis: infra.redis, namespace: config.namespace },
     async task() {
       const result = await holds.sweep();
       if (result.cancelled > 0 || result.pending.length > 0) {

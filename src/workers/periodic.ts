@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from '../infra/redis.js';
+import { redisKeys, type Redis } from '../infra/redis.js';
 import type { Logger } from '../logger.js';
 import type { Worker } from './worker.js';
 
@@ -17,14 +17,16 @@ export function runPeriodically(opts: {
   intervalMs: number;
   log: Logger;
   task: () => Promise<void>;
-  lock?: { redis: Redis; key: string };
+  /** The lock is named after the worker, in the deployment's key namespace. */
+  lock?: { redis: Redis; namespace: string };
 }): PeriodicWorker {
   let running: Promise<void> | undefined;
   let stopped = false;
 
   const round = async () => {
     if (!opts.lock) return opts.task();
-    const { redis, key } = opts.lock;
+    const { redis, namespace } = opts.lock;
+    const key = redisKeys(namespace).periodicLock(opts.name);
     const token = randomUUID();
     if ((await redis.set(key, token, 'PX', opts.intervalMs, 'NX')) !== 'OK') return;
     try {

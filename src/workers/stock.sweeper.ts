@@ -26,7 +26,7 @@ export function startStockSweeper(infra: Infra, gate: StockGate, decider: Bookin
     name: 'stock-sweeper',
     intervalMs: config.sweepIntervalMs,
     log,
-    lock: { redis, key: `${config.namespace}:lock:stock-sweeper` },
+    lock: { redis, namespace: config.namespace },
     async task() {
       // Per event: Postgres' stock, version and number of buyers holding tickets, to compare with
       // Redis cheaply; only an event that differs gets the full snapshot (every buyer's tickets).

@@ -21,7 +21,7 @@ export function startWebhookSweeper(infra: Infra): Worker {
     name: 'webhook-sweeper',
     intervalMs: config.sweepIntervalMs,
     log,
-    lock: { redis: infra.redis, key: `${config.namespace}:lock:webhook-sweeper` },
+    lock: { redis: infra.redis, namespace: config.namespace },
     async task() {
       const rows = await unappliedWebhookEvents(orm.em.fork(), periodSeconds, BATCH);
       for (const row of rows) {

@@ -131,7 +131,7 @@ export function decisionOf(
 }
 
 /** What the gate should remember for a booking Postgres decided earlier. */
-export function memoryOf(prior: Pick<PriorBooking, 'status' | 'reason'>): GateMemory {
+function memoryOf(prior: Pick<PriorBooking, 'status' | 'reason'>): GateMemory {
   return prior.status === 'RESERVED' ? reservedMemory() : rejectedMemory(prior.reason);
 }
 

@@ -177,9 +177,7 @@ export class BookingService {
     view: BookingView,
   ): Promise<BookingView> {
     if (existing.eventId !== record.eventId || existing.quantity !== record.quantity) {
-      throw new ConflictError('idempotencyKey: already used for a booking with other arguments', {
-        field: 'idempotencyKey',
-      });
+      throw idempotencyKeyConflict();
     }
     if (existing.status !== 'QUEUED') return recordView(existing);
     // JetStream drops the duplicate publish.
@@ -250,9 +248,7 @@ export class BookingService {
         return view;
       }
       if (decided.conflict) {
-        throw new ConflictError('idempotencyKey: already used for a booking with other arguments', {
-          field: 'idempotencyKey',
-        });
+        throw idempotencyKeyConflict();
       }
       return { ...view, ...decisionView(decided) };
     } finally {
@@ -266,9 +262,7 @@ export class BookingService {
     const row = await this.deps.orm.em.fork().findOne(Booking, { id: record.bookingId });
     if (!row) return null;
     if (row.eventId !== record.eventId || row.quantity !== record.quantity) {
-      throw new ConflictError('idempotencyKey: already used for a booking with other arguments', {
-        field: 'idempotencyKey',
-      });
+      throw idempotencyKeyConflict();
     }
     const view = rowView(row);
     await this.deps.registry.recordDecisions([
@@ -293,6 +287,13 @@ export class BookingService {
       `Booking is unavailable right now (${dependency}); nothing was booked, try again shortly`,
     );
   }
+}
+
+/** A retry under the same key must name the same booking: same event, same quantity. */
+function idempotencyKeyConflict(): ConflictError {
+  return new ConflictError('idempotencyKey: already used for a booking with other arguments', {
+    field: 'idempotencyKey',
+  });
 }
 
 function decisionView(d: BookingDecisionLive): Pick<BookingView, 'status' | 'reason' | 'orderId'> {

@@ -1,4 +1,6 @@
+import { BookingRejection } from '../../entities/booking.entity.js';
 import type { Order } from '../../entities/order.entity.js';
+import { rejectedMemory } from '../../infra/gate-memory.js';
 import type { EntityManager } from '../../infra/database.js';
 import type { LiveBus } from '../../infra/live-bus.js';
 import type { StockGate, StockVersion } from '../../infra/stock-gate.js';
@@ -83,7 +85,9 @@ export class OrderTickets {
     const attempt = { bookingId: retakeId(order), userId: order.userId, quantity: order.quantity };
     const redis = pg
       ? await this.gate.settle(order.eventId, pg, { committed: [attempt] })
-      : await this.gate.settle(order.eventId, current, { refused: [{ ...attempt, decision: 'X:SOLD_OUT' }] });
+      : await this.gate.settle(order.eventId, current, {
+          refused: [{ ...attempt, decision: rejectedMemory(BookingRejection.SOLD_OUT) }],
+        });
     this.publish(order.eventId, redis ?? (pg ?? current).available, (pg ?? current).version);
   }
 

@@ -46,7 +46,7 @@ function pick(o: OrderFields): OrderFields {
 }
 
 /** An order from a raw `orders` row. */
-export function orderFromRow(row: Record<string, unknown>): Order {
+function orderFromRow(row: Record<string, unknown>): Order {
   return plainOrder({
     id: row['id'] as string,
     bookingId: row['booking_id'] as string,
