@@ -1,7 +1,7 @@
 import type { PubAck } from '@nats-io/jetstream';
 import type { BookingRecord } from '../../infra/booking-registry.js';
 import type { Nats } from '../../infra/nats.js';
-import type { BookingRequest } from '../messages/queue-messages.js';
+import type { BookingRequest, HoldExpiryJob } from '../messages/queue-messages.js';
 
 /**
  * Queues a recorded attempt for the booking workers. `msgId` is the booking id for the gateway's
@@ -17,4 +17,13 @@ export function queueBooking(nats: Nats, record: BookingRecord, msgId: string): 
     requestedAt: record.requestedAt,
   };
   return nats.js.publish(nats.names.jobs.bookingRequested(record.eventId), JSON.stringify(request), { msgID: msgId });
+}
+
+/**
+ * Queues the delayed expiry job of orders reserved together (one booking batch, one hold end).
+ * The message id is the first order's, so a repeat after a crash is dropped by JetStream.
+ */
+export async function queueHoldExpiry(nats: Nats, hold: { orderIds: string[]; expiresAt: Date }): Promise<void> {
+  const job: HoldExpiryJob = { orderIds: hold.orderIds, expiresAt: hold.expiresAt.toISOString() };
+  await nats.js.publish(nats.names.jobs.holdExpiry, JSON.stringify(job), { msgID: `hold-${job.orderIds[0]}` });
 }

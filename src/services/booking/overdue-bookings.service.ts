@@ -1,0 +1,67 @@
+import type { Database } from '../../infra/database.js';
+import type { BookingRegistry } from '../../infra/booking-registry.js';
+import type { LiveBus } from '../../infra/live-bus.js';
+import type { Nats } from '../../infra/nats.js';
+import type { Logger } from '../../logger.js';
+import type { BookingDecisionLive, LiveTopics } from '../messages/live-topics.js';
+import { queueBooking } from './booking-queue.js';
+import { decidedBookings } from './booking.repository.js';
+
+export interface OverdueBookingsDeps {
+  orm: Database;
+  registry: BookingRegistry;
+  nats: Nats;
+  live: LiveBus<LiveTopics>;
+  log: Logger;
+  /** How long an attempt queued again has before it is overdue again. */
+  decisionDeadlineMs: number;
+}
+
+/**
+ * Makes sure every attempt answered QUEUED reaches a decision. JetStream on one node can lose an
+ * acknowledged message in a crash, and a decision's live message can be lost too, so attempts
+ * past their deadline are looked up in Postgres: decided ones are completed in Redis and announced
+ * again; undecided ones are queued again (workers decide each booking id once, however often it comes).
+ * An attempt a worker rejected (its data refused by Postgres, or dead-lettered) is decided too: its
+ * REJECTED is recorded in Redis even when Postgres could not store it, so it is never queued again.
+ */
+export class OverdueBookings {
+  constructor(private readonly deps: OverdueBookingsDeps) {}
+
+  /** One round over up to `batch` attempts past their deadline. */
+  async sweep(batch: number): Promise<void> {
+    const { registry, orm, nats, live, log } = this.deps;
+    const now = Date.now();
+    const ids = await registry.overdue(now, batch);
+    if (ids.length === 0) return;
+    const decided = await decidedBookings(orm.em.fork(), ids);
+    const decidedById = new Map(decided.map((d) => [d.id, d]));
+    const announcements: BookingDecisionLive[] = [];
+    for (const id of ids) {
+      const record = await registry.get(id);
+      if (!record || record.status !== 'QUEUED') {
+        await registry.dropPending(id);
+        continue;
+      }
+      const d = decidedById.get(id);
+      if (d) {
+        const decision = { status: d.status, reason: d.reason, orderId: d.order_id };
+        await registry.recordDecisions([{ ...record, ...decision }]);
+        announcements.push({
+          bookingId: id,
+          userId: d.user_id,
+          eventId: d.event_id,
+          ...decision,
+        } as BookingDecisionLive);
+        continue;
+      }
+      // Postponed first, and only while still QUEUED: a worker's decision recorded in between
+      // (a rejection, a dead-lettered attempt's close) is never undone by queueing it again.
+      const attempt = await registry.postpone(id, now + this.deps.decisionDeadlineMs);
+      if (attempt === 0) continue;
+      await queueBooking(nats, record, `${id}:retry:${attempt}`);
+      log.warn({ bookingId: id, attempt }, 'booking attempt had no decision in time; queued again');
+    }
+    if (announcements.length) live.publish('decisions', 'all', announcements);
+  }
+}
