@@ -7,6 +7,7 @@ import { StockGate, type GateAttempt } from '../src/infra/stock-gate.js';
 import { HttpClient, closedLoop, jsonHeaders } from './load.js';
 import { freePort, readProc, spawnNode, waitReady } from './processes.js';
 import { Samples, rate } from './stats.js';
+import type { PhaseCpu } from './timeline.js';
 
 /**
  * The three baselines of issue 6, run on the same machine at the same moment as the system:
@@ -211,4 +212,14 @@ export async function luaBaseline(opts: {
     if (keys.length) await redis.del(...keys).catch(() => undefined);
     redis.disconnect();
   }
+}
+
+/** What the baselines measured in one benchmark, for the report. */
+export interface Baselines {
+  /** The faster of the bare runs (before and after the sale): the ceiling the ratios divide by. */
+  bare?: BareResult;
+  bareRuns: (BareResult & { when: string })[];
+  naive?: NaiveResult;
+  lua?: LuaResult;
+  cpu: PhaseCpu[];
 }

@@ -5,7 +5,7 @@ import { WebSocket } from 'ws';
 import { startTestSystem, wsClient, type TestSystem } from './support/system.js';
 
 /**
- * Query limits (src/http/graphql.ts) hold on both transports, and refusals never tell an attacker
+ * Query limits (src/http/graphql-limits.ts) hold on both transports, and refusals never tell an attacker
  * the numbers to stay under. Field suggestions, which leak the schema, are off in production.
  */
 let dev: TestSystem;

@@ -1,0 +1,306 @@
+import { cpus, totalmem } from 'node:os';
+import type { Baselines } from './baselines.js';
+import type { Flags } from './flags.js';
+import type { RunResult } from './scenario.js';
+import { fmtMs, fmtPct, fmtRate, fmtRatio, group, ratio, round, table } from './stats.js';
+import type { SystemUnderTest } from './system.js';
+import type { PhaseCpu } from './timeline.js';
+
+/** The benchmark's report: the JSON of --json (buildReport) and the table on stdout (renderTable). */
+
+/** The machine the benchmark ran on (load generator and system share it). */
+export function machine() {
+  const list = cpus();
+  return { cores: list.length, model: list[0]?.model.trim() ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30) };
+}
+
+export function buildReport(flags: Flags, sut: SystemUnderTest, baselines: Baselines, runs: RunResult[]) {
+  // flags.runs >= 1, so there is a last run.
+  const last = runs[runs.length - 1]!;
+  const burst = last.burst;
+  const ramp = last.ramp;
+  const bareRps = baselines.bare?.rps ?? NaN;
+  const naiveTps = baselines.naive?.tps ?? NaN;
+  const appRss = (r: Record<string, number>) => Math.max(0, ...sut.appProcessNames.map((n) => r[n] ?? 0));
+  const cpuOf = (phases: PhaseCpu[]) =>
+    Object.fromEntries(
+      phases.map((ph) => [
+        ph.phase,
+        {
+          ...Object.fromEntries(ph.cpu.map((c) => [c.name, round(c.cores, 2)])),
+          'machine busy': round(ph.machineCores, 2),
+        },
+      ]),
+    );
+  const invariants = [burst?.invariants, ramp?.invariants].filter((x) => x !== undefined);
+  return {
+    params: {
+      ...flags.params,
+      runs: flags.runs,
+      waitMs: flags.waitMs,
+      env: flags.env,
+      url: flags.url ?? null,
+      quick: flags.quick,
+    },
+    machine: { ...machine(), node: process.version, note: 'load generator and system share these cores' },
+    system: sut.description,
+    selloutMs: round(burst?.selloutMs ?? NaN, 0),
+    clientSelloutMs: round(burst?.clientSelloutMs ?? NaN, 0),
+    oversold: burst ? burst.invariants.oversold : null,
+    attemptsPerSec: round(burst?.attemptsPerSec ?? NaN, 0),
+    decisionsPerSec: round(burst?.decisionsPerSec ?? NaN, 0),
+    bookTicketP50Ms: round(burst?.bookTicket.p50 ?? NaN, 2),
+    bookTicketP95Ms: round(burst?.bookTicket.p95 ?? NaN, 2),
+    bookTicketP99Ms: round(burst?.bookTicket.p99 ?? NaN, 2),
+    decisionP50Ms: round(burst?.decision.p50 ?? NaN, 2),
+    decisionP95Ms: round(burst?.decision.p95 ?? NaN, 2),
+    decisionP99Ms: round(burst?.decision.p99 ?? NaN, 2),
+    decisionCommitP50Ms: round(burst?.committedDecision.p50 ?? NaN, 2),
+    decisionCommitP95Ms: round(burst?.committedDecision.p95 ?? NaN, 2),
+    decisionCommitP99Ms: round(burst?.committedDecision.p99 ?? NaN, 2),
+    admittedToDecisionP50Ms: round(burst?.admittedDecision.p50 ?? NaN, 2),
+    admittedToDecisionP99Ms: round(burst?.admittedDecision.p99 ?? NaN, 2),
+    rejectedAtGatewayShare: round(burst?.rejectedAtGatewayShare ?? NaN, 4),
+    rampDecisionP50Ms: round(ramp?.decision.p50 ?? NaN, 2),
+    rampDecisionP99Ms: round(ramp?.decision.p99 ?? NaN, 2),
+    rampDecisionCommitP99Ms: round(ramp?.committedDecision.p99 ?? NaN, 2),
+    rampBookTicketP99Ms: round(ramp?.bookTicket.p99 ?? NaN, 2),
+    bareRps: round(bareRps, 0),
+    soldOutRps: round(last.soldOut?.rps ?? NaN, 0),
+    soldOutP99Ms: round(last.soldOut?.p99Ms ?? NaN, 2),
+    readRps: round(last.read?.rps ?? NaN, 0),
+    readP99Ms: round(last.read?.p99Ms ?? NaN, 2),
+    naiveTps: round(naiveTps, 0),
+    luaRps: round(baselines.lua?.attemptsPerSec ?? NaN, 0),
+    ratios: {
+      soldOutVsBare: round(ratio(last.soldOut?.rps ?? NaN, bareRps), 3),
+      readVsBare: round(ratio(last.read?.rps ?? NaN, bareRps), 3),
+      attemptsVsBare: round(ratio(burst?.attemptsPerSec ?? NaN, bareRps), 3),
+      decisionsVsNaive: round(ratio(burst?.decisionsPerSec ?? NaN, naiveTps), 2),
+      soldOutVsNaive: round(ratio(last.soldOut?.rps ?? NaN, naiveTps), 2),
+    },
+    invariantsOk: invariants.every((i) => i.ok),
+    rssMb: round(Math.max(...runs.map((r) => appRss(r.rssPeakMb))), 1),
+    rssPeakMbByProcess: last.rssPeakMb,
+    rssAfterRunMb: runs.map((r) =>
+      Object.fromEntries(sut.appProcessNames.map((n) => [n, round(r.rssAfterMb[n] ?? NaN, 1)])),
+    ),
+    cpu: { ...cpuOf(baselines.cpu), ...cpuOf(runs.flatMap((r) => r.cpu)) },
+    baselines: {
+      bare: baselines.bare ?? null,
+      bareRuns: baselines.bareRuns,
+      naive: baselines.naive ?? null,
+      lua: baselines.lua ?? null,
+    },
+    runs,
+  };
+}
+
+type Report = ReturnType<typeof buildReport>;
+
+export function renderTable(
+  flags: Flags,
+  sut: SystemUnderTest,
+  baselines: Baselines,
+  runs: RunResult[],
+  report: Report,
+): string {
+  const p = flags.params;
+  // flags.runs >= 1, so there is a last run.
+  const last = runs[runs.length - 1]!;
+  const { burst, ramp, soldOut, read } = last;
+  const m = machine();
+  const lines: string[] = [];
+  lines.push(
+    `Flash-sale benchmark: ${group(p.tickets)} tickets, ${group(p.users)} buyers (${fmtPct(1 - p.wsShare)} HTTP over ≤${group(p.burstConnections)} connections, ${fmtPct(p.wsShare)} graphql-ws), ${p.readers} readers`,
+  );
+  lines.push(`System: ${sut.description}; Postgres, Redis, NATS on the same host`);
+  lines.push(
+    `Machine: ${m.cores} cores (${m.model}), ${m.memoryGb} GB. The load generator runs on the same cores: every figure below shares them.`,
+  );
+  if (flags.runs > 1) lines.push(`Runs: ${flags.runs} (figures from the last; RSS after each run below)`);
+  lines.push('');
+
+  const ms3 = (s: { p50: number; p95: number; p99: number }) => `${fmtMs(s.p50)} / ${fmtMs(s.p95)} / ${fmtMs(s.p99)}`;
+  const rows: string[][] = [['measure', 'value', 'target / note']];
+  if (burst) {
+    const inv = burst.invariants;
+    rows.push(
+      ['BURST (all buyers at once)', '', ''],
+      [
+        '  time to sell out (1st attempt → last RESERVED in Postgres)',
+        fmtMs(burst.selloutMs),
+        '< 10 s (stretch < 5 s)',
+      ],
+      ['  … as clients learned it (last RESERVED answer)', fmtMs(burst.clientSelloutMs), ''],
+      ['  … readers saw 0 tickets on stockChanged (p50)', fmtMs(burst.soldOutSeenByReadersP50Ms), ''],
+      [
+        '  booking attempts/s (all sent in)',
+        fmtRate(burst.attemptsPerSec),
+        `${group(burst.attempts)} attempts in ${fmtMs(burst.attemptWindowMs)}`,
+      ],
+      ['  decisions/s (1st attempt → last decision)', fmtRate(burst.decisionsPerSec), ''],
+      ['  bookTicket latency p50 / p95 / p99', ms3(burst.bookTicket), 'send → answer (decision or QUEUED)'],
+      [
+        '  attempt → decision p50 / p95 / p99 (client)',
+        ms3(burst.decision),
+        `QUEUED followed by bookingUpdated (ws) / booking(id) every ${p.pollMs} ms (HTTP)`,
+      ],
+      [
+        '  attempt → decision p50 / p95 / p99 (Postgres)',
+        ms3(burst.committedDecision),
+        'sent → bookings.decided_at (gateway rejections: their answer)',
+      ],
+      [
+        '  gateway began the call → decision p50 / p95 / p99',
+        ms3(burst.admittedDecision),
+        'bookings.requested_at → decided_at (worker side)',
+      ],
+      ['  answered QUEUED', group(burst.queuedAnswers), `BOOKING_WAIT_MS=${flags.waitMs}`],
+      [
+        '  rejected at the gateway without I/O',
+        fmtPct(burst.rejectedAtGatewayShare),
+        `${group(burst.rejectedAtGateway)} gateway, ${group(burst.decidedByWorkers)} by workers`,
+      ],
+      [
+        '  outcomes',
+        `${group(inv.clientReserved)} reserved`,
+        Object.entries(burst.reasons)
+          .map(([k, v]) => `${k} ${group(v)}`)
+          .join(', '),
+      ],
+      [
+        '  errors (retried) / undecided',
+        `${group(burst.errors)} / ${group(burst.undecided)}`,
+        burst.firstError ? `first: ${burst.firstError.slice(0, 70)}` : '',
+      ],
+      [
+        '  event page reads during the sale',
+        fmtRate(burst.readsDuringSale.perSec),
+        `p50 ${fmtMs(burst.readsDuringSale.p50Ms)}, p99 ${fmtMs(burst.readsDuringSale.p99Ms)}, ${burst.readsDuringSale.errors} errors`,
+      ],
+      ['  stockChanged messages per reader', burst.stockMessagesPerReader.toFixed(1), 'coalesced per event'],
+      ['  INVARIANTS', inv.ok ? 'ok' : 'BROKEN', inv.problems.join('; ')],
+      ['    reserved = T', `${group(inv.reserved)} = ${group(inv.total)}`, inv.reserved === inv.total ? 'ok' : 'NO'],
+      ['    oversold', group(inv.oversold), 'must be 0'],
+      [
+        '    Postgres stock / Redis stock',
+        `${inv.pgAvailable} / ${inv.redisStock ?? 'none'}`,
+        `in flight in Redis: ${inv.redisInflight}`,
+      ],
+    );
+  }
+  if (ramp) {
+    rows.push(
+      [`RAMP (${group(ramp.rate)} attempts/s open loop, ${group(ramp.attempts)} attempts, never sells out)`, '', ''],
+      ['  attempt → decision p50 / p95 / p99 (client)', ms3(ramp.decision), 'p99 < 250 ms'],
+      ['  attempt → decision p50 / p95 / p99 (Postgres)', ms3(ramp.committedDecision), 'sent → bookings.decided_at'],
+      [
+        '  gateway began the call → decision p50 / p95 / p99',
+        ms3(ramp.admittedDecision),
+        'bookings.requested_at → decided_at',
+      ],
+      [
+        '  bookTicket latency p50 / p95 / p99',
+        ms3(ramp.bookTicket),
+        `from scheduled time; max schedule lag ${fmtMs(ramp.maxLagMs)}`,
+      ],
+      [
+        '  answered QUEUED / errors / undecided',
+        `${group(ramp.queuedAnswers)} / ${group(ramp.errors)} / ${group(ramp.undecided)}`,
+        ramp.firstError ? `first: ${ramp.firstError.slice(0, 70)}` : '',
+      ],
+      [
+        '  most attempts waiting for a client connection',
+        group(ramp.maxClientQueue),
+        ramp.maxClientQueue > 0
+          ? `all ${group(ramp.connections)} connections busy: the gateway answered slower than attempts arrived`
+          : `${group(ramp.connections)} connections sufficed`,
+      ],
+      [
+        '  INVARIANTS',
+        ramp.invariants.ok ? 'ok' : 'BROKEN',
+        ramp.invariants.problems.join('; ') ||
+          `reserved ${group(ramp.invariants.reserved)} + available ${group(ramp.invariants.pgAvailable)} = ${group(ramp.invariants.total)}, Redis = Postgres`,
+      ],
+    );
+  }
+  const bare = baselines.bare?.rps ?? NaN;
+  const naive = baselines.naive?.tps ?? NaN;
+  rows.push([`THROUGHPUT (closed loop, ${p.concurrency} keep-alive connections, ${p.durationS} s)`, '', '']);
+  if (soldOut) {
+    rows.push(
+      [
+        '  bookTicket on the sold-out event',
+        fmtRate(soldOut.rps),
+        `p50 ${fmtMs(soldOut.p50Ms)}, p99 ${fmtMs(soldOut.p99Ms)}, ${soldOut.errors} errors`,
+      ],
+      ['    ÷ bare node:http', fmtRatio(ratio(soldOut.rps, bare)), '≥ 0.40×'],
+    );
+  }
+  if (read) {
+    rows.push(
+      [
+        '  event(id) reads',
+        fmtRate(read.rps),
+        `p50 ${fmtMs(read.p50Ms)}, p99 ${fmtMs(read.p99Ms)}, ${read.errors} errors`,
+      ],
+      ['    ÷ bare node:http', fmtRatio(ratio(read.rps, bare)), '≥ 0.40×'],
+    );
+  }
+  if (baselines.bare || baselines.naive || baselines.lua) {
+    rows.push(['BASELINES (same machine, same run)', '', '']);
+    if (baselines.bare) {
+      rows.push([
+        '  (a) bare node:http, small JSON (best of before/after)',
+        fmtRate(bare),
+        `p50 ${fmtMs(baselines.bare.p50Ms)}, p99 ${fmtMs(baselines.bare.p99Ms)}; runs: ${baselines.bareRuns.map((r) => `${r.when} ${fmtRate(r.rps)}`).join(', ')}`,
+      ]);
+    }
+    if (baselines.naive) {
+      rows.push([
+        `  (b) naive: 1 Postgres transaction per attempt`,
+        `${fmtRate(naive)}`,
+        `${baselines.naive.clients} clients, p50 ${fmtMs(baselines.naive.p50Ms)}, p99 ${fmtMs(baselines.naive.p99Ms)}`,
+      ]);
+    }
+    if (baselines.lua) {
+      rows.push([
+        '  (c) the Lua gate alone (StockGate.reserve)',
+        fmtRate(baselines.lua.attemptsPerSec),
+        `batches of ${baselines.lua.batchSize}, ${baselines.lua.inFlight} in flight on one connection`,
+      ]);
+    }
+    if (burst) {
+      rows.push(
+        ['  burst decisions/s ÷ naive', fmtRatio(ratio(burst.decisionsPerSec, naive)), ''],
+        ['  burst attempts/s ÷ bare', fmtRatio(ratio(burst.attemptsPerSec, bare)), ''],
+      );
+    }
+    if (soldOut) rows.push(['  sold-out bookTicket/s ÷ naive', fmtRatio(ratio(soldOut.rps, naive)), '']);
+  }
+  rows.push(['MEMORY', '', '']);
+  rows.push(['  max RSS of a gateway/worker process', report.rssMb === null ? '–' : `${report.rssMb} MB`, '']);
+  for (const name of sut.appProcessNames) {
+    const after = runs.map((r) => `${Math.round(r.rssAfterMb[name] ?? NaN)}`).join(' → ');
+    rows.push([`  ${name} RSS peak / after each run`, `${Math.round(last.rssPeakMb[name] ?? NaN)} MB`, `${after} MB`]);
+  }
+  lines.push(table(rows));
+
+  // CPU per process and phase, in cores (1.00 = one core busy for the whole phase).
+  // Baselines and the last run (every run's phases are in --json).
+  const phases = [...baselines.cpu, ...last.cpu];
+  if (phases.length) {
+    const names = [...new Set(phases.flatMap((ph) => ph.cpu.map((c) => c.name)))];
+    const cpuRows: string[][] = [['CPU (cores used)', ...phases.map((ph) => `${ph.phase} ${ph.seconds.toFixed(0)}s`)]];
+    for (const name of names) {
+      cpuRows.push([name, ...phases.map((ph) => ph.cpu.find((c) => c.name === name)?.cores.toFixed(2) ?? '')]);
+    }
+    const ours = (ph: PhaseCpu) => ph.cpu.reduce((s, c) => s + (Number.isFinite(c.cores) ? c.cores : 0), 0);
+    cpuRows.push(['total of the above', ...phases.map((ph) => ours(ph).toFixed(2))]);
+    cpuRows.push(['machine busy (/proc/stat)', ...phases.map((ph) => ph.machineCores.toFixed(2))]);
+    cpuRows.push(['other load (not ours)', ...phases.map((ph) => Math.max(0, ph.machineCores - ours(ph)).toFixed(2))]);
+    lines.push('', table(cpuRows));
+  }
+  return lines.join('\n');
+}
