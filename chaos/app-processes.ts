@@ -88,15 +88,20 @@ export class AppFleet {
     process.kill(p.child.pid, 'SIGCONT');
   }
 
-  /** Starts a killed process again under its name and port; its readiness waits for its dependencies. */
-  async restart(p: AppProcess): Promise<void> {
+  /**
+   * Starts a killed process again under its name and port; its readiness waits for its
+   * dependencies. Resolves with how long it took from spawn to ready (ms).
+   */
+  async restart(p: AppProcess): Promise<number> {
     await p.child.exited;
     // Ctrl-C may stop the fleet while a fault waits to restart a process: start nothing after.
-    if (this.stopped) return;
+    if (this.stopped) return 0;
     const index = this.processes.indexOf(p);
+    const spawned = Date.now();
     const fresh = this.makeChild(p.name, p.role, p.port, false, p.skewed);
     this.processes[index] = { ...p, child: fresh };
     await waitReady(fresh, '/readyz', 120_000);
+    return Date.now() - spawned;
   }
 
   async stop(): Promise<void> {

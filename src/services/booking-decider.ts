@@ -80,10 +80,17 @@ export class BookingDecider {
     private readonly faults: DeciderFaults = {},
   ) {}
 
-  async decide(batch: readonly BookingRequest[]): Promise<BatchOutcome> {
+  /**
+   * `answered`: attempts a client was already answered REJECTED for (booking id → reason, '' for
+   * none) without Postgres knowing; unless Postgres decided them, that answer is their decision.
+   */
+  async decide(
+    batch: readonly BookingRequest[],
+    answered: ReadonlyMap<string, string> = new Map(),
+  ): Promise<BatchOutcome> {
     const requests = distinct(batch);
     try {
-      return await this.decideTogether(requests);
+      return await this.decideTogether(requests, answered);
     } catch (err) {
       if (!isRefusedData(err)) throw err;
       if (requests.length === 1) return this.refuse(requests[0]!, err);
@@ -92,7 +99,7 @@ export class BookingDecider {
     const outcomes: BatchOutcome[] = [];
     for (const r of requests) {
       try {
-        outcomes.push(await this.decideTogether([r]));
+        outcomes.push(await this.decideTogether([r], answered));
       } catch (err) {
         if (!isRefusedData(err)) throw err;
         outcomes.push(await this.refuse(r, err));
@@ -105,8 +112,11 @@ export class BookingDecider {
    * Closes attempts the queue gave up on (dead-lettered after failing every delivery): each ends
    * REJECTED without a reason, unless Postgres decided it before (that decision stands). The
    * rejection is written to Postgres first, so a copy still queued anywhere gets the same answer;
-   * when Postgres cannot take it (down, or refusing the row), Redis records it alone. Either way the
-   * gate gives back what it reserved.
+   * when Postgres refuses the row, Redis records it alone, and the gate gives back what it reserved.
+   *
+   * When Postgres cannot be reached, an earlier delivery may have committed the attempt, so it is
+   * not decided here at all: it stays QUEUED (and its tickets in flight), and the booking sweep
+   * queues it again once Postgres answers, where Postgres' decision, if any, stands.
    */
   async abandon(batch: readonly BookingRequest[]): Promise<BatchOutcome> {
     const outcomes: BatchOutcome[] = [];
@@ -114,8 +124,8 @@ export class BookingDecider {
       let stored: { status: BookingStatus; reason: BookingRejection | null } | null = null;
       try {
         stored = await this.storeRejection(r);
-      } catch {
-        // Postgres is down or refuses the row: the rejection lives in Redis only.
+      } catch (err) {
+        if (!isRefusedData(err)) continue; // Postgres away: undecided, for the sweep
       }
       if (stored?.status === 'RESERVED') outcomes.push(await this.decideTogether([r]));
       else outcomes.push(await this.rejectInRedis(r, stored?.reason ?? null));
@@ -124,17 +134,20 @@ export class BookingDecider {
   }
 
   /** The normal path: one Redis call per event and one Postgres transaction for the whole batch. */
-  private async decideTogether(requests: readonly BookingRequest[]): Promise<BatchOutcome> {
+  private async decideTogether(
+    requests: readonly BookingRequest[],
+    answered: ReadonlyMap<string, string> = new Map(),
+  ): Promise<BatchOutcome> {
     const events = await this.catalog.getMany([...new Set(requests.map((r) => r.eventId))]);
     const users = await this.knownUsers(requests.map((r) => r.userId));
     const gated = await this.gateAll(
-      requests.filter((r) => users.has(r.userId)),
+      requests.filter((r) => users.has(r.userId) && !answered.has(r.bookingId)),
       events,
     );
     await this.faults.afterGate?.(requests);
 
     const em = this.orm.em.fork();
-    const result = await em.transactional((tx) => this.commit(tx, requests, events, users, gated));
+    const result = await em.transactional((tx) => this.commit(tx, requests, events, users, gated, answered));
 
     // Tell Redis what Postgres did, per event (a fault here leaves the job to be redelivered).
     const stock = await Promise.all(
@@ -240,6 +253,7 @@ export class BookingDecider {
     events: Map<string, Event>,
     users: Set<string>,
     gated: Map<string, GateDecision>,
+    answered: ReadonlyMap<string, string>,
   ) {
     const eventIds = [...events.keys()];
     // Locking the stock rows orders concurrent batches of the same event; `now()` is the transaction's time.
@@ -300,7 +314,9 @@ export class BookingDecider {
       const event = events.get(r.eventId);
       const stock = stockByEvent.get(r.eventId);
       let rejection: { reason: BookingRejection | null } | null = null;
-      if (!event || !stock || !stock.on_sale) rejection = { reason: BookingRejection.NOT_ON_SALE };
+      const given = answered.get(r.bookingId);
+      if (given !== undefined) rejection = { reason: (given || null) as BookingRejection | null };
+      else if (!event || !stock || !stock.on_sale) rejection = { reason: BookingRejection.NOT_ON_SALE };
       else if (r.quantity > event.maxPerUser) rejection = { reason: BookingRejection.INVALID_QUANTITY };
       // The gate's answer, or the one it remembers ('' for a rejection without a reason, see rejectedMemory).
       else if (gate?.status === 'REJECTED') rejection = { reason: (gate.reason || null) as BookingRejection | null };

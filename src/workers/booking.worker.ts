@@ -16,7 +16,8 @@ const BACKLOG_POLL_MS = 2000;
  * An attempt Postgres refuses to store is rejected by the decider without holding up its batch.
  * One that fails every delivery (QUEUE_MAX_DELIVER) is dead-lettered, and before that closed as a
  * REJECTED decision with the same effects, so it is no longer pending: the sweep leaves it alone
- * and Redis gives its tickets back.
+ * and Redis gives its tickets back. If Postgres cannot be asked then, it is left pending: an
+ * earlier delivery may have committed it, and the sweep takes Postgres' decision once it answers.
  */
 export async function startBookingWorker(
   infra: Infra,
@@ -78,7 +79,10 @@ export async function startBookingWorker(
     isValid: isValid(BookingRequest),
     async handle(jobs) {
       const requests = jobs.map((j) => j.data);
-      await apply(requests, await decider.decide(requests));
+      // An attempt the gateway has already answered (SOLD_OUT from its flag, after Redis lost the
+      // attempt's record) keeps that answer; the others are recorded as in flight first.
+      const answered = await registry.claim(requests);
+      await apply(requests, await decider.decide(requests, answered));
       metrics.bookingBatchSize.observe(requests.length);
       for (const job of jobs) job.ack();
     },
