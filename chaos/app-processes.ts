@@ -1,3 +1,5 @@
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, spawnNode, waitReady, type Child } from '../bench/processes.js';
 
@@ -131,6 +133,17 @@ export class AppFleet {
   }
 
   private makeChild(name: string, role: string, port: number, migrate: boolean, skewed: boolean): Child {
-    return spawnNode(name, MAIN, port, this.env(role, migrate), skewed ? ['--import', SKEWED_CLOCK] : []);
+    const env = this.env(role, migrate);
+    // CHAOS_APP_LOGS=<dir> keeps each process's log (at CHAOS_APP_LOG_LEVEL, default warn) for a failure's story.
+    const dir = process.env['CHAOS_APP_LOGS'];
+    let fd: number | 'ignore' = 'ignore';
+    if (dir) {
+      mkdirSync(dir, { recursive: true });
+      fd = openSync(join(dir, `${this.targets.namespace}-${name}.log`), 'a');
+      env['LOG_LEVEL'] = process.env['CHAOS_APP_LOG_LEVEL'] ?? 'warn';
+    }
+    const child = spawnNode(name, MAIN, port, env, skewed ? ['--import', SKEWED_CLOCK] : [], fd);
+    if (typeof fd === 'number') closeSync(fd);
+    return child;
   }
 }
