@@ -44,10 +44,12 @@ export function spawnNode(
   port: number,
   env: Record<string, string>,
   nodeArgs: string[] = [],
+  /** Where the child's stdout (its JSON log) goes: an open file descriptor, or nowhere. */
+  stdout: 'ignore' | number = 'ignore',
 ): Child {
   const child: ChildProcess = spawn(process.execPath, [...nodeArgs, script], {
     env: { ...process.env, ...env, PORT: String(port) },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', stdout, 'pipe'],
   });
   let tail = '';
   child.stderr?.setEncoding('utf8');

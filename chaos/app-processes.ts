@@ -1,3 +1,5 @@
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, spawnNode, waitReady, type Child } from '../bench/processes.js';
 
@@ -88,15 +90,20 @@ export class AppFleet {
     process.kill(p.child.pid, 'SIGCONT');
   }
 
-  /** Starts a killed process again under its name and port; its readiness waits for its dependencies. */
-  async restart(p: AppProcess): Promise<void> {
+  /**
+   * Starts a killed process again under its name and port; its readiness waits for its
+   * dependencies. Resolves with how long it took from spawn to ready (ms).
+   */
+  async restart(p: AppProcess): Promise<number> {
     await p.child.exited;
     // Ctrl-C may stop the fleet while a fault waits to restart a process: start nothing after.
-    if (this.stopped) return;
+    if (this.stopped) return 0;
     const index = this.processes.indexOf(p);
+    const spawned = Date.now();
     const fresh = this.makeChild(p.name, p.role, p.port, false, p.skewed);
     this.processes[index] = { ...p, child: fresh };
     await waitReady(fresh, '/readyz', 120_000);
+    return Date.now() - spawned;
   }
 
   async stop(): Promise<void> {
@@ -126,6 +133,17 @@ export class AppFleet {
   }
 
   private makeChild(name: string, role: string, port: number, migrate: boolean, skewed: boolean): Child {
-    return spawnNode(name, MAIN, port, this.env(role, migrate), skewed ? ['--import', SKEWED_CLOCK] : []);
+    const env = this.env(role, migrate);
+    // CHAOS_APP_LOGS=<dir> keeps each process's log (at CHAOS_APP_LOG_LEVEL, default warn) for a failure's story.
+    const dir = process.env['CHAOS_APP_LOGS'];
+    let fd: number | 'ignore' = 'ignore';
+    if (dir) {
+      mkdirSync(dir, { recursive: true });
+      fd = openSync(join(dir, `${this.targets.namespace}-${name}.log`), 'a');
+      env['LOG_LEVEL'] = process.env['CHAOS_APP_LOG_LEVEL'] ?? 'warn';
+    }
+    const child = spawnNode(name, MAIN, port, env, skewed ? ['--import', SKEWED_CLOCK] : [], fd);
+    if (typeof fd === 'number') closeSync(fd);
+    return child;
   }
 }

@@ -30,8 +30,10 @@ export interface Attempt {
   key: string;
   quantity: number;
   firstInvokedAt: number;
-  /** When the client first saw RESERVED or REJECTED; undefined when it never did. */
+  /** When the client first saw RESERVED or REJECTED (not a refusal); undefined when it never did. */
   decidedAt?: number;
+  /** The client gave up on a refusal (NOT_ON_SALE, INVALID_QUANTITY) and was never answered QUEUED. */
+  onlyRefused?: boolean;
 }
 
 export interface Payment {
@@ -41,9 +43,29 @@ export interface Payment {
 }
 
 export class History {
+  /** When the sale opened for the buyers: times in reports are relative to it. */
+  readonly opened = Date.now();
   readonly calls: Call[] = [];
   readonly attempts: Attempt[] = [];
   readonly payments: Payment[] = [];
+
+  /** t+seconds since the sale opened, for reports. */
+  t(at: number): string {
+    return `t+${((at - this.opened) / 1000).toFixed(1)}s`;
+  }
+
+  /** Every call about one key or order, in order, for a failure's detail. */
+  timeline(subject: string): string {
+    return this.calls
+      .filter((c) => c.subject === subject)
+      .sort((a, b) => a.invokedAt - b.invokedAt)
+      .map((c) => {
+        const what = c.booking ? `${c.booking.status}${c.booking.reason ? ` ${c.booking.reason}` : ''}` : c.outcome;
+        const gw = c.gateway.slice(c.gateway.lastIndexOf(':') + 1);
+        return `${this.t(c.invokedAt)}..${this.t(c.answeredAt).slice(2)} @${gw} ${what}${c.code ? ` ${c.code}` : ''}`;
+      })
+      .join(' | ');
+  }
 
   /** One line for the log: how the calls were answered. */
   summary(): string {

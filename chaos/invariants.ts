@@ -24,11 +24,18 @@ export interface Observed {
   /** Longest an UNPAID/FAILED order was seen past its expiresAt by the sampler during the run. */
   maxOverdueMs: number;
   end: number;
+  /** Times with no worker process running (see FaultContext.workerless). */
+  workerless: readonly { from: number; to: number }[];
 }
 
 /** How far past expiresAt a hold may be seen: a few sweeps, and a restarted dependency's catch-up. */
 export const HOLD_SLACK_MS = 15_000;
 const LIVE = `('UNPAID', 'PAYING', 'FAILED', 'SUCCEEDED')`;
+/**
+ * Rejections that refuse one request rather than decide the attempt (README, "One decision per
+ * key"): the gateway answers them without recording anything, so the key may be decided later.
+ */
+export const REFUSALS = new Set(['NOT_ON_SALE', 'INVALID_QUANTITY', 'RATE_LIMITED']);
 
 export async function checkInvariants(
   db: pg.Pool,
@@ -63,7 +70,9 @@ export async function checkInvariants(
     id: string;
     status: string;
     order_id: string | null;
-  }>(`select user_id, idempotency_key, id, status, order_id from bookings`);
+    requested_at: Date;
+    decided_at: Date;
+  }>(`select user_id, idempotency_key, id, status, order_id, requested_at, decided_at from bookings`);
   const byKey = new Map(rows.rows.map((r) => [`${r.user_id}/${r.idempotency_key}`, r]));
   const userOf = new Map(sale.buyers.map((b) => [b.index, b.userId]));
   const disagree: string[] = [];
@@ -71,6 +80,8 @@ export async function checkInvariants(
   const seen = new Map<string, Set<string>>();
   for (const c of history.calls) {
     if (c.op !== 'bookTicket' || !c.booking || c.booking.status === 'QUEUED') continue;
+    // A refusal answers the request, not the attempt: nothing is recorded and the key stays usable.
+    if (c.booking.status === 'REJECTED' && REFUSALS.has(c.booking.reason ?? '')) continue;
     const row = byKey.get(`${userOf.get(c.buyer)}/${c.subject}`);
     const decisions = seen.get(c.subject) ?? new Set();
     decisions.add(`${c.booking.status}:${c.booking.id}`);
@@ -87,12 +98,21 @@ export async function checkInvariants(
     const row = byKey.get(`${a.userId}/${a.key}`);
     if (row && seen.has(a.key)) seen.get(a.key)!.add(`${row.status}:${row.id}`);
   }
+  const pgTimes = (key: string) => {
+    const a = history.attempts.find((x) => x.key === key);
+    const row = a && byKey.get(`${a.userId}/${a.key}`);
+    return row
+      ? `; Postgres ${row.status} requested ${history.t(row.requested_at.getTime())}, decided ${history.t(row.decided_at.getTime())}`
+      : '; no Postgres row';
+  };
   for (const [key, decisions] of seen)
-    if (decisions.size > 1) twoDecisions.push(`${key}: ${[...decisions].join(' and ')}`);
+    if (decisions.size > 1)
+      twoDecisions.push(`${key}: ${[...decisions].join(' and ')} [${history.timeline(key)}${pgTimes(key)}]`);
   add('answers agree with Postgres', disagree, `${seen.size} decided keys match`);
   add('one decision per key', twoDecisions, 'no key answered two ways');
 
-  const undecided = history.attempts.filter((a) => a.decidedAt === undefined);
+  // An attempt only ever refused was never queued: there is nothing to decide.
+  const undecided = history.attempts.filter((a) => a.decidedAt === undefined && !a.onlyRefused);
   add(
     'every attempt decided',
     undecided.map((a) => `${a.key} never decided`),
@@ -126,9 +146,14 @@ export async function checkInvariants(
   const stall = longestStall(history.attempts, decisions, observed.end);
   checks.push(measured('stall', stall, limits.maxStallMs));
   const delays = await noticeDelays(db, history);
-  const worst = delays.length ? Math.max(...delays) : NaN;
+  // The system's part of each delay: time with no worker at all is the orchestrator's.
+  const working = delays.map((d) => d.ms - overlap(d.from, d.from + d.ms, observed.workerless));
+  const worst = working.length ? Math.max(...working) : NaN;
   const notice = measured('notice delay', worst, limits.maxNoticeMs);
-  notice.detail += ` (p50 ${seconds(percentile(delays, 50))}, ${delays.length} payments)`;
+  notice.detail += ` (p50 ${seconds(percentile(working, 50))}, ${delays.length} payments`;
+  if (observed.workerless.length)
+    notice.detail += `; with no worker running excluded, ${seconds(Math.max(0, ...delays.map((d) => d.ms)))} in all`;
+  notice.detail += ')';
   checks.push(notice);
   return checks;
 }
@@ -197,15 +222,19 @@ async function decidedAt(db: pg.Pool): Promise<number[]> {
   return res.rows.map((r) => r.at.getTime());
 }
 
+function overlap(from: number, to: number, windows: readonly { from: number; to: number }[]): number {
+  return windows.reduce((sum, w) => sum + Math.max(0, Math.min(to, w.to) - Math.max(from, w.from)), 0);
+}
+
 /** Payment (the buyer's simulatePayment answer) → its ORDER_SUCCEEDED inbox row, per paid order. */
-async function noticeDelays(db: pg.Pool, history: History): Promise<number[]> {
+async function noticeDelays(db: pg.Pool, history: History): Promise<{ from: number; ms: number }[]> {
   const res = await db.query<{ order_id: string; at: Date }>(
     `select order_id, min(created_at) as at from notifications where kind = 'ORDER_SUCCEEDED' group by order_id`,
   );
   const noticeAt = new Map(res.rows.map((r) => [r.order_id, r.at.getTime()]));
   return history.payments.flatMap((p) => {
     const at = noticeAt.get(p.orderId);
-    return at === undefined ? [] : [Math.max(0, at - p.paidAt)];
+    return at === undefined ? [] : [{ from: p.paidAt, ms: Math.max(0, at - p.paidAt) }];
   });
 }
 

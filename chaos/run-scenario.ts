@@ -86,9 +86,10 @@ export async function runScenario(
     const sale = await prepareSale(db, jwtSecret, gateways[0]!, rng.fork(), opts.buyers);
     log(`${sale.events.map((e) => `${e.total} tickets`).join(' + ')}, ${sale.buyers.length} buyers`);
     const history = new History();
-    const opened = Date.now();
+    const opened = history.opened;
     const faultRng = rng.fork();
     const sampler = overdueSampler(db);
+    const workerless: { from: number; to: number }[] = [];
     const fault = scenario.inject({
       services,
       proxies,
@@ -96,8 +97,9 @@ export async function runScenario(
       db,
       database,
       rng: faultRng,
-      log,
+      log: (m) => log(`${history.t(Date.now())}: ${m}`),
       at: (ms) => sleep(Math.max(0, opened + ms - Date.now())),
+      workerless: (from, to) => workerless.push({ from, to }),
     });
     await Promise.all([runBuyers(sale, gateways, history, suffix), fault]);
     log(history.summary());
@@ -110,7 +112,7 @@ export async function runScenario(
       gate,
       sale,
       history,
-      { maxOverdueMs: sampler.stop(), end },
+      { maxOverdueMs: sampler.stop(), end, workerless },
       scenario.limits,
     );
     const left = await leftInStreams(`nats://127.0.0.1:${services.nats.port}`, namespace);

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import type { AppFleet } from './app-processes.js';
 import type { ChaosProxy } from './chaos-proxy.js';
 import type { Limits } from './invariants.js';
+import { seconds } from './measures.js';
 import type { Rng } from './rng.js';
 import type { PrivateServices } from './services.js';
 
@@ -21,6 +22,11 @@ export interface FaultContext {
   log: (msg: string) => void;
   /** Sleeps until `ms` after the sale opened. */
   at(ms: number): Promise<void>;
+  /**
+   * Records a time when no worker process ran at all (all killed, until one was ready again): no
+   * notice can be made then, so the notice delay is measured without it.
+   */
+  workerless(from: number, to: number): void;
 }
 
 export interface Scenario {
@@ -50,7 +56,7 @@ export const scenarios: Scenario[] = [
       ctx.log(`kill -9 ${victim.name}`);
       ctx.fleet.kill9(victim);
       await sleep(RESTART_AFTER_MS);
-      await ctx.fleet.restart(victim);
+      ctx.log(`${victim.name} restarted, ready after ${seconds(await ctx.fleet.restart(victim))}`);
     },
   },
   {
@@ -62,7 +68,7 @@ export const scenarios: Scenario[] = [
       ctx.log(`kill -9 ${victim.name}`);
       ctx.fleet.kill9(victim);
       await sleep(RESTART_AFTER_MS);
-      await ctx.fleet.restart(victim);
+      ctx.log(`${victim.name} restarted, ready after ${seconds(await ctx.fleet.restart(victim))}`);
     },
   },
   {
@@ -72,9 +78,15 @@ export const scenarios: Scenario[] = [
       // Buyers pay 0.3–4 s after their reservation, so this falls among the burst's payments.
       await ctx.at(ctx.rng.int(4000, 7000));
       ctx.log('kill -9 every worker');
+      const killed = Date.now();
       for (const w of ctx.fleet.workers) ctx.fleet.kill9(w);
       await sleep(RESTART_AFTER_MS);
-      await Promise.all(ctx.fleet.workers.map((w) => ctx.fleet.restart(w)));
+      // Whichever comes up first ends the time with no worker at all.
+      const ready = ctx.fleet.workers.map((w) => ctx.fleet.restart(w));
+      const first = await Promise.race(ready);
+      ctx.workerless(killed, Date.now());
+      ctx.log(`workers restarted, the first ready after ${seconds(first)}`);
+      await Promise.all(ready);
     },
   },
   {

@@ -5,6 +5,7 @@ import { AccessTokens } from '../src/services/auth/access-tokens.js';
 import { UserRole } from '../src/entities/user.entity.js';
 import { BOOK, CANCEL, graphql, PAY, recorded, SIMULATE } from './client.js';
 import type { Attempt, History } from './history.js';
+import { REFUSALS } from './invariants.js';
 import type { Rng } from './rng.js';
 
 /**
@@ -138,6 +139,7 @@ async function runBuyer(b: Buyer, sale: Sale, gateways: string[], history: Histo
 /** Books until decided or out of patience; the order id when RESERVED. */
 async function book(b: Buyer, attempt: Attempt, gateways: string[], history: History): Promise<string | null> {
   const vars = { e: attempt.eventId, q: attempt.quantity, k: attempt.key };
+  let queued = false;
   for (let tries = 0; Date.now() - attempt.firstInvokedAt < CLIENT_PATIENCE_MS; tries++) {
     const gateway = gateways[(b.index + tries) % gateways.length]!;
     const { entry } = await recorded(
@@ -148,7 +150,15 @@ async function book(b: Buyer, attempt: Attempt, gateways: string[], history: His
       vars,
     );
     const status = entry.booking?.status;
-    if (status === 'RESERVED' || status === 'REJECTED') {
+    const reason = entry.booking?.reason ?? '';
+    if (status === 'QUEUED') queued = true;
+    if (status === 'REJECTED' && REFUSALS.has(reason)) {
+      // A refusal of this request, not a decision: RATE_LIMITED is tried again, the others are final for the client.
+      if (reason !== 'RATE_LIMITED') {
+        attempt.onlyRefused = !queued;
+        return null;
+      }
+    } else if (status === 'RESERVED' || status === 'REJECTED') {
       attempt.decidedAt = entry.answeredAt;
       return entry.booking?.orderId ?? null;
     }

@@ -240,4 +240,53 @@ describe('the retry of an attempt still in flight', () => {
     expect(answers.every((a) => a.id === answers[0]!.id)).toBe(true);
     expect(decisionsOf(answers)).toHaveLength(1);
   });
+
+  it('answered SOLD_OUT after Redis lost its record stays SOLD_OUT when the queued attempt is then decided', async () => {
+    const event = await createEvent(sys, admin, { ticketsTotal: 1, maxPerUser: 1 });
+    const [winner, waiting] = await createBuyers(sys, 2);
+    const { infra, services } = sys.app;
+    const book = () =>
+      gqlOk(sys.url, BookTicketLeanDocument, { eventId: event.id, idempotencyKey: 'lost' }, waiting!.token).then(
+        (r) => r.bookTicket,
+      );
+    const answers: Answer[] = [await book()];
+    expect(answers[0]!.status).toBe('QUEUED');
+    const outcome = await services.decider.decide([request(event.id, winner!.id, 'w')]);
+    for (const s of outcome.stock) {
+      infra.live.publish('stock', s.eventId, {
+        eventId: s.eventId,
+        available: s.redis ?? s.pg.available,
+        version: s.pg.version,
+        at: new Date().toISOString(),
+      });
+    }
+    await eventually(() =>
+      services.stock.isSoldOut(event.id) && !services.stock.mayHold(event.id, waiting!.id) ? true : undefined,
+    );
+
+    // Redis restarts empty while the attempt is queued: its record is gone, so the flag answers.
+    const keys = await infra.redis.keys(`${sys.config.namespace}:*`);
+    await infra.redis.del(...keys);
+    answers.push(await book());
+    expect(answers[1]).toMatchObject({ status: 'REJECTED', reason: 'SOLD_OUT' });
+
+    // The ticket comes back before a worker takes the queued attempt: it still may not have it.
+    await gqlOk(sys.url, CancelOrderDocument, { orderId: outcome.decisions[0]!.orderId! }, winner!.token);
+    const worker = await startBookingWorker(infra, services.decider, services.registry, { maxBatch: 500 });
+    try {
+      await eventually(async () => {
+        const [row] = await infra.orm.em
+          .fork()
+          .execute<{ status: string; reason: string | null }[]>('select status, reason from bookings where id = ?', [
+            answers[0]!.id,
+          ]);
+        return row;
+      }, 20_000).then((row) => expect(row).toEqual({ status: 'REJECTED', reason: 'SOLD_OUT' }));
+      answers.push(await bookingOf(sys, answers[0]!.id, waiting!.token), await book());
+    } finally {
+      await worker.stop();
+    }
+    expect(answers.every((a) => a.id === answers[0]!.id)).toBe(true);
+    expect(decisionsOf(answers)).toEqual(['REJECTED:SOLD_OUT:']);
+  });
 });

@@ -116,6 +116,30 @@ export class BookingRegistry {
     return existing ? (JSON.parse(existing) as BookingRecord) : null;
   }
 
+  /**
+   * Before a worker decides attempts: records each as QUEUED where Redis has no record of it (Redis
+   * lost it, e.g. restarted empty while it was queued), so the gateway's sold-out answer cannot be
+   * given to it meanwhile. Returns the attempts some path already answered REJECTED, with their
+   * reason ('' for none): that answer was given and stands. One pipelined round trip.
+   */
+  async claim(records: readonly Omit<BookingRecord, 'status' | 'reason' | 'orderId'>[]): Promise<Map<string, string>> {
+    if (records.length === 0) return new Map();
+    const pipeline = this.redis.pipeline();
+    for (const r of records) {
+      const queued: BookingRecord = { ...r, status: 'QUEUED', reason: null, orderId: null };
+      pipeline.set(this.recordKey(r.bookingId), JSON.stringify(queued), 'EX', RECORD_TTL_SECONDS, 'NX', 'GET');
+    }
+    const results = (await pipeline.exec()) ?? [];
+    const answered = new Map<string, string>();
+    results.forEach(([err, raw], i) => {
+      if (err) throw err;
+      if (typeof raw !== 'string') return;
+      const existing = JSON.parse(raw) as BookingRecord;
+      if (existing.status === 'REJECTED') answered.set(records[i]!.bookingId, existing.reason ?? '');
+    });
+    return answered;
+  }
+
   async get(bookingId: string): Promise<BookingRecord | null> {
     const raw = await this.redis.get(this.recordKey(bookingId));
     return raw ? (JSON.parse(raw) as BookingRecord) : null;

@@ -19,6 +19,11 @@ export interface BatchFacts {
   users: Set<string>;
   /** The gate's answer per booking id (absent: decided without the gate). */
   gated: Map<string, GateDecision>;
+  /**
+   * Attempts a client was already answered REJECTED for (booking id → reason, '' for none) without
+   * Postgres knowing; unless Postgres decided them, that answer is their decision.
+   */
+  answered: ReadonlyMap<string, string>;
   /** The events' stock rows, locked; `available` is counted down as tickets are taken. */
   stock: Map<string, LockedStock>;
   /** Attempts Postgres decided before. */
@@ -112,6 +117,8 @@ export class BatchDecisions {
     event: Event | undefined,
     stock: LockedStock | undefined,
   ): BookingRejection | null | undefined {
+    const given = this.facts.answered.get(r.bookingId);
+    if (given !== undefined) return (given || null) as BookingRejection | null;
     if (!event || !stock || !stock.on_sale) return BookingRejection.NOT_ON_SALE;
     if (r.quantity > event.maxPerUser) return BookingRejection.INVALID_QUANTITY;
     // The gate's answer, or the one it remembers ('' for a rejection without a reason, see rejectedMemory).

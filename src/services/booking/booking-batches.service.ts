@@ -27,7 +27,10 @@ export class BookingBatchService {
 
   /** Decides a batch taken from the queue; throws on a passing fault (the queue redelivers). */
   async decide(requests: readonly BookingRequest[]): Promise<void> {
-    await this.apply(requests, await this.deps.decider.decide(requests));
+    // An attempt the gateway has already answered (SOLD_OUT from its flag, after Redis lost the
+    // attempt's record) keeps that answer; the others are recorded as in flight first.
+    const answered = await this.deps.registry.claim(requests);
+    await this.apply(requests, await this.deps.decider.decide(requests, answered));
     this.deps.metrics.bookingBatchSize.observe(requests.length);
   }
 

@@ -63,10 +63,17 @@ export class BookingDecider {
     private readonly faults: DeciderFaults = {},
   ) {}
 
-  async decide(batch: readonly BookingRequest[]): Promise<BatchOutcome> {
+  /**
+   * `answered`: attempts a client was already answered REJECTED for (booking id → reason, '' for
+   * none) without Postgres knowing; unless Postgres decided them, that answer is their decision.
+   */
+  async decide(
+    batch: readonly BookingRequest[],
+    answered: ReadonlyMap<string, string> = new Map(),
+  ): Promise<BatchOutcome> {
     const requests = distinct(batch);
     try {
-      return await this.decideTogether(requests);
+      return await this.decideTogether(requests, answered);
     } catch (err) {
       if (!isRefusedData(err)) throw err;
       if (requests.length === 1) return this.refuse(requests[0]!, err);
@@ -75,7 +82,7 @@ export class BookingDecider {
     const outcomes: BatchOutcome[] = [];
     for (const r of requests) {
       try {
-        outcomes.push(await this.decideTogether([r]));
+        outcomes.push(await this.decideTogether([r], answered));
       } catch (err) {
         if (!isRefusedData(err)) throw err;
         outcomes.push(await this.refuse(r, err));
@@ -88,8 +95,11 @@ export class BookingDecider {
    * Closes attempts the queue gave up on (dead-lettered after failing every delivery): each ends
    * REJECTED without a reason, unless Postgres decided it before (that decision stands). The
    * rejection is written to Postgres first, so a copy still queued anywhere gets the same answer;
-   * when Postgres cannot take it (down, or refusing the row), Redis records it alone. Either way the
-   * gate gives back what it reserved.
+   * when Postgres refuses the row, Redis records it alone, and the gate gives back what it reserved.
+   *
+   * When Postgres cannot be reached, an earlier delivery may have committed the attempt, so it is
+   * not decided here at all: it stays QUEUED (and its tickets in flight), and the booking sweep
+   * queues it again once Postgres answers, where Postgres' decision, if any, stands.
    */
   async abandon(batch: readonly BookingRequest[]): Promise<BatchOutcome> {
     const outcomes: BatchOutcome[] = [];
@@ -97,8 +107,8 @@ export class BookingDecider {
       let stored: { status: BookingStatus; reason: BookingRejection | null } | null = null;
       try {
         stored = await storeRejection(this.orm.em.fork(), r);
-      } catch {
-        // Postgres is down or refuses the row: the rejection lives in Redis only.
+      } catch (err) {
+        if (!isRefusedData(err)) continue; // Postgres away: undecided, for the sweep
       }
       if (stored?.status === 'RESERVED') outcomes.push(await this.decideTogether([r]));
       else outcomes.push(await this.rejectInRedis(r, stored?.reason ?? null));
@@ -107,20 +117,23 @@ export class BookingDecider {
   }
 
   /** The normal path: one Redis call per event and one Postgres transaction for the whole batch. */
-  private async decideTogether(requests: readonly BookingRequest[]): Promise<BatchOutcome> {
+  private async decideTogether(
+    requests: readonly BookingRequest[],
+    answered: ReadonlyMap<string, string> = new Map(),
+  ): Promise<BatchOutcome> {
     const events = await this.catalog.getMany([...new Set(requests.map((r) => r.eventId))]);
     const users = await existingUserIds(
       this.orm.em.fork(),
       requests.map((r) => r.userId),
     );
     const gated = await this.gateAll(
-      requests.filter((r) => users.has(r.userId)),
+      requests.filter((r) => users.has(r.userId) && !answered.has(r.bookingId)),
       events,
     );
     await this.faults.afterGate?.(requests);
 
     const em = this.orm.em.fork();
-    const result = await em.transactional((tx) => this.commit(tx, requests, events, users, gated));
+    const result = await em.transactional((tx) => this.commit(tx, requests, events, users, gated, answered));
 
     // Tell Redis what Postgres did, per event (a fault here leaves the job to be redelivered).
     const stock = await Promise.all(
@@ -199,6 +212,7 @@ export class BookingDecider {
     events: Map<string, Event>,
     users: Set<string>,
     gated: Map<string, GateDecision>,
+    answered: ReadonlyMap<string, string>,
   ) {
     // Locking the stock rows orders concurrent batches of the same event; `now()` is the transaction's time.
     const rows = await lockStock(tx, [...events.keys()]);
@@ -210,7 +224,7 @@ export class BookingDecider {
     const now = rows[0]?.now ?? new Date();
     const expiresAt = new Date(new Date(now).getTime() + this.holdSeconds * 1000);
 
-    const batch = new BatchDecisions({ events, users, gated, stock, prior, now, expiresAt });
+    const batch = new BatchDecisions({ events, users, gated, answered, stock, prior, now, expiresAt });
     for (const r of requests) batch.decide(r);
 
     // Bookings before orders (orders reference them); multi-row inserts, one statement each.

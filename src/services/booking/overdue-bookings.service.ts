@@ -20,8 +20,8 @@ export interface OverdueBookingsDeps {
 /**
  * Makes sure every attempt answered QUEUED reaches a decision. JetStream on one node can lose an
  * acknowledged message in a crash, and a decision's live message can be lost too, so attempts
- * past their deadline are looked up in Postgres: decided ones are completed in Redis and announced
- * again; undecided ones are queued again (workers decide each booking id once, however often it comes).
+ * past their deadline are looked up in Postgres and queued again (workers decide each booking id
+ * once, however often it comes); those Postgres decided are also completed in Redis and announced.
  * An attempt a worker rejected (its data refused by Postgres, or dead-lettered) is decided too: its
  * REJECTED is recorded in Redis even when Postgres could not store it, so it is never queued again.
  */
@@ -43,24 +43,28 @@ export class OverdueBookings {
         await registry.dropPending(id);
         continue;
       }
-      const d = decidedById.get(id);
-      if (d) {
-        const decision = { status: d.status, reason: d.reason, orderId: d.order_id };
-        await registry.recordDecisions([{ ...record, ...decision }]);
-        announcements.push({
-          bookingId: id,
-          userId: d.user_id,
-          eventId: d.event_id,
-          ...decision,
-        } as BookingDecisionLive);
-        continue;
-      }
       // Postponed first, and only while still QUEUED: a worker's decision recorded in between
       // (a rejection, a dead-lettered attempt's close) is never undone by queueing it again.
       const attempt = await registry.postpone(id, now + this.deps.decisionDeadlineMs);
       if (attempt === 0) continue;
+      // Queued again even when Postgres has decided it: the batch that decided it may not have
+      // told Redis (its tickets still counted in flight, e.g. dead-lettered while Postgres was
+      // away); the worker that takes it again keeps Postgres' decision and settles the gate.
       await queueBooking(nats, record, `${id}:retry:${attempt}`);
-      log.warn({ bookingId: id, attempt }, 'booking attempt had no decision in time; queued again');
+      const d = decidedById.get(id);
+      if (!d) {
+        log.warn({ bookingId: id, attempt }, 'booking attempt had no decision in time; queued again');
+        continue;
+      }
+      // Answered now from Postgres rather than after the queue.
+      const decision = { status: d.status, reason: d.reason, orderId: d.order_id };
+      await registry.recordDecisions([{ ...record, ...decision }]);
+      announcements.push({
+        bookingId: id,
+        userId: d.user_id,
+        eventId: d.event_id,
+        ...decision,
+      } as BookingDecisionLive);
     }
     if (announcements.length) live.publish('decisions', 'all', announcements);
   }
