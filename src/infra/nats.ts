@@ -1,4 +1,4 @@
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { connect, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import {
   AckPolicy,
   jetstream,
@@ -7,6 +7,7 @@ import {
   StorageType,
   type JetStreamClient,
   type JetStreamManager,
+  type PubAck,
   type StreamConfig,
 } from '@nats-io/jetstream';
 import { StartupError } from '../errors.js';
@@ -160,4 +161,20 @@ export async function ensureConsumer(
     max_ack_pending: opts.maxAckPending ?? 10_000,
     ...(opts.filter ? { filter_subject: opts.filter } : {}),
   });
+}
+
+/**
+ * The one way a job enters a JetStream stream. `msgId` is required: JetStream drops a copy with
+ * an id it saw within the duplicate window, which is what makes every publisher's retry safe.
+ * `body` is JSON-encoded unless it is already bytes (a message moved as it was stored).
+ */
+export function publishJob(
+  nats: Pick<Nats, 'js'>,
+  subject: string,
+  body: unknown,
+  msgId: string,
+  headers?: MsgHdrs,
+): Promise<PubAck> {
+  const data = body instanceof Uint8Array ? body : JSON.stringify(body);
+  return nats.js.publish(subject, data, { msgID: msgId, ...(headers ? { headers } : {}) });
 }

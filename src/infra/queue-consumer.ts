@@ -2,7 +2,7 @@ import type { JsMsg } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import { describeError, type Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import { ensureConsumer, type Nats } from './nats.js';
+import { ensureConsumer, publishJob, type Nats } from './nats.js';
 import { strandedMessageRepair } from './stranded-messages.js';
 
 /** One queue message, decoded, with explicit settlement. */
@@ -306,10 +306,13 @@ async function copyToDeadLetters<T>(opts: ConsumerOptions<T>, c: Condemned<T>): 
   h.set('Dead-Letter-Deliveries', String(c.msg.info.deliveryCount));
   h.set('Dead-Letter-Reason', c.reason);
   // The stream sequence as message id: a second attempt (after a crash) is dropped as a duplicate.
-  await opts.nats.js.publish(opts.nats.names.jobs.deadLetter(opts.durable), c.msg.data, {
-    headers: h,
-    msgID: `${opts.stream}:${c.msg.seq}`,
-  });
+  await publishJob(
+    opts.nats,
+    opts.nats.names.jobs.deadLetter(opts.durable),
+    c.msg.data,
+    `${opts.stream}:${c.msg.seq}`,
+    h,
+  );
 }
 
 function toJob<T>(

@@ -2,7 +2,7 @@ import type { MsgRequest, StoredMsg } from '@nats-io/jetstream';
 import { headers as natsHeaders } from '@nats-io/transport-node';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
-import type { Nats } from './nats.js';
+import { publishJob, type Nats } from './nats.js';
 
 /** Most stranded messages moved in one round; the next round takes the rest. */
 const MAX_PER_ROUND = 500;
@@ -42,10 +42,7 @@ export function strandedMessageRepair(opts: {
       if (key.toLowerCase().startsWith('nats-')) continue;
       for (const value of values) h.append(key, value);
     }
-    await nats.js.publish(msg.subject, msg.data, {
-      headers: h,
-      msgID: `stranded:${stream}:${msg.seq}:${msg.time.getTime()}`,
-    });
+    await publishJob(nats, msg.subject, msg.data, `stranded:${stream}:${msg.seq}:${msg.time.getTime()}`, h);
     await nats.jsm.streams.deleteMessage(stream, msg.seq, false).catch((err: unknown) => {
       // Another process moved it first.
       if (!/not found|no message/i.test(String(err))) throw err;

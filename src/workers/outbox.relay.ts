@@ -1,6 +1,6 @@
 import type { Infra } from '../infra/infra.js';
 import { listenPg, type PgListener } from '../infra/pg-listener.js';
-import type { NatsNames } from '../infra/nats.js';
+import { publishJob, type NatsNames } from '../infra/nats.js';
 import type { OutboxTopic } from '../services/messages/outbox.js';
 import {
   claimOutboxRows,
@@ -68,11 +68,7 @@ export async function startOutboxRelay(infra: Infra, options: OutboxRelayOptions
     try {
       // Concurrent publishes, then wait for every ack: a row is marked only once JetStream has it.
       const acks = await Promise.all(
-        rows.map((row) =>
-          nats.js.publish(SUBJECTS[row.subject](nats.names), JSON.stringify(row.payload), {
-            msgID: `outbox-${row.id}`,
-          }),
-        ),
+        rows.map((row) => publishJob(nats, SUBJECTS[row.subject](nats.names), row.payload, `outbox-${row.id}`)),
       );
       await options.afterPublish?.(ids);
       const marked = await markOutboxPublished(em, ids);

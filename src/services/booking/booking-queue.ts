@@ -1,6 +1,6 @@
 import type { PubAck } from '@nats-io/jetstream';
 import type { BookingRecord } from '../../infra/booking-registry.js';
-import type { Nats } from '../../infra/nats.js';
+import { publishJob, type Nats } from '../../infra/nats.js';
 import type { BookingRequest, HoldExpiryJob } from '../messages/queue-messages.js';
 
 /**
@@ -16,7 +16,7 @@ export function queueBooking(nats: Nats, record: BookingRecord, msgId: string): 
     idempotencyKey: record.idempotencyKey,
     requestedAt: record.requestedAt,
   };
-  return nats.js.publish(nats.names.jobs.bookingRequested(record.eventId), JSON.stringify(request), { msgID: msgId });
+  return publishJob(nats, nats.names.jobs.bookingRequested(record.eventId), request, msgId);
 }
 
 /**
@@ -25,5 +25,5 @@ export function queueBooking(nats: Nats, record: BookingRecord, msgId: string): 
  */
 export async function queueHoldExpiry(nats: Nats, hold: { orderIds: string[]; expiresAt: Date }): Promise<void> {
   const job: HoldExpiryJob = { orderIds: hold.orderIds, expiresAt: hold.expiresAt.toISOString() };
-  await nats.js.publish(nats.names.jobs.holdExpiry, JSON.stringify(job), { msgID: `hold-${job.orderIds[0]}` });
+  await publishJob(nats, nats.names.jobs.holdExpiry, job, `hold-${job.orderIds[0]}`);
 }

@@ -1,4 +1,4 @@
-import type { Nats } from '../../infra/nats.js';
+import { publishJob, type Nats } from '../../infra/nats.js';
 import type { PaymentEventJob } from '../messages/queue-messages.js';
 
 /**
@@ -7,7 +7,7 @@ import type { PaymentEventJob } from '../messages/queue-messages.js';
  */
 export async function queuePaymentEvent(nats: Nats, type: string, eventId: string, msgId: string): Promise<void> {
   const job: PaymentEventJob = { eventId };
-  await nats.js.publish(nats.names.jobs.paymentEvent(subjectToken(type)), JSON.stringify(job), { msgID: msgId });
+  await publishJob(nats, nats.names.jobs.paymentEvent(subjectToken(type)), job, msgId);
 }
 
 /** Stripe's types are dotted lower-case words; anything else is kept out of subjects. */
