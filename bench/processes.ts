@@ -36,7 +36,8 @@ export async function freePort(): Promise<number> {
 
 /**
  * Starts `node [nodeArgs] <script>` with `env` added to this process's environment, listening on
- * `port`.
+ * `port`; with `wrapper` (e.g. `['valgrind', '--tool=callgrind']`) node runs under that command,
+ * which must exec it in the same process (as valgrind does), so `pid` is still node's.
  */
 export function spawnNode(
   name: string,
@@ -44,8 +45,11 @@ export function spawnNode(
   port: number,
   env: Record<string, string>,
   nodeArgs: string[] = [],
+  wrapper: readonly string[] = [],
 ): Child {
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, script], {
+  const argv = [process.execPath, ...nodeArgs, script];
+  const [command, ...args] = [...wrapper, ...argv] as [string, ...string[]];
+  const child: ChildProcess = spawn(command, args, {
     env: { ...process.env, ...env, PORT: String(port) },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

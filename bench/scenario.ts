@@ -74,7 +74,7 @@ const STOCK = 'subscription Stock($e: ID!) { stockChanged(eventId: $e) { eventId
 const CREATE_EVENT = 'mutation Create($input: CreateEventInput!) { createEvent(input: $input) { id ticketsTotal } }';
 
 /** `{query, variables}` with the booking's event and key: one concatenation per attempt. */
-function bookPayload(eventId: string): (key: string) => string {
+export function bookPayload(eventId: string): (key: string) => string {
   const head = `{"query":${JSON.stringify(BOOK)},"variables":{"e":"${eventId}","k":"`;
   return (key) => `${head}${key}"}}`;
 }
@@ -121,7 +121,11 @@ interface Users {
  * Buyers written straight into Postgres (multi-row inserts) with tokens minted from the system's
  * secret, like test/support/fixtures.ts: signing in is not what this measures.
  */
-export async function createUsers(ctx: Ctx, count: number, role: 'USER' | 'ADMIN' = 'USER'): Promise<Users> {
+export async function createUsers(
+  ctx: Pick<Ctx, 'db' | 'tokens' | 'progress'>,
+  count: number,
+  role: 'USER' | 'ADMIN' = 'USER',
+): Promise<Users> {
   const tag = randomBytes(4).toString('hex');
   const ids = Array.from({ length: count }, () => randomUUID());
   const emails = ids.map((_, i) => `bench-${tag}-${i}@example.test`);
@@ -150,7 +154,7 @@ export async function createUsers(ctx: Ctx, count: number, role: 'USER' | 'ADMIN
 }
 
 export async function createEvent(
-  ctx: Ctx,
+  ctx: Pick<Ctx, 'adminAuth'>,
   client: HttpClient,
   opts: { title: string; tickets: number; saleStartsAt: Date },
 ): Promise<string> {
