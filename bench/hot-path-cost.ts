@@ -133,7 +133,8 @@ async function setUp(app: Flags['apps'][number], flags: Flags, progress: Progres
     gateways: 1,
     workers: 1,
     waitMs: 2000,
-    env: flags.env,
+    // Holds outlive the run, so the event stays sold out (they end after 5 minutes by default).
+    env: { HOLD_SECONDS: '86400', ...flags.env },
     databaseUrl: config.databaseUrl,
     redisUrl: config.redisUrl,
     natsUrl: config.natsUrl,
@@ -284,6 +285,10 @@ async function main(): Promise<void> {
   const targets: Target[] = [];
   const results = new Map<string, Sample[]>();
   const keyOf = (t: Target, p: PathName) => `${t.label}\u0000${p}`;
+  process.once('SIGINT', () => {
+    progress.log('interrupted: stopping the apps…');
+    void Promise.allSettled(targets.map((t) => t.close())).finally(() => process.exit(130));
+  });
   try {
     for (const app of flags.apps) {
       progress.start(`${app.label}: start and sell out`);
