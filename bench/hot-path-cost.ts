@@ -20,7 +20,10 @@
  * Flags (defaults): --app [label=]DIR (repeatable; this checkout) --requests 20000 (per sample)
  * --samples 7 --warmup 20000 (requests per path and app before sampling) --concurrency 16
  * --users 5000 --paths soldOut,read --env K=V (more env for every app process, repeatable)
- * --json FILE.
+ * --json FILE --cpu-prof DIR (V8 profiles of each app's processes in DIR/<label>, written at the end)
+ * --callgrind DIR (the gateways run under valgrind's callgrind and the figure is instructions per
+ * request; kernel work is not counted. Slow: a gateway takes minutes to start, and a sample must be
+ * long, e.g. --requests 20000, for garbage collections to average out).
  */
 import 'reflect-metadata';
 import { execFile } from 'node:child_process';
