@@ -36,7 +36,8 @@ export async function freePort(): Promise<number> {
 
 /**
  * Starts `node [nodeArgs] <script>` with `env` added to this process's environment, listening on
- * `port`.
+ * `port`; with `wrapper` (e.g. `['valgrind', '--tool=callgrind']`) node runs under that command,
+ * which must exec it in the same process (as valgrind does), so `pid` is still node's.
  */
 export function spawnNode(
   name: string,
@@ -46,8 +47,12 @@ export function spawnNode(
   nodeArgs: string[] = [],
   /** Where the child's stdout (its JSON log) goes: an open file descriptor, or nowhere. */
   stdout: 'ignore' | number = 'ignore',
+  /** A command the node process runs under (e.g. valgrind), empty for none. */
+  wrapper: readonly string[] = [],
 ): Child {
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, script], {
+  const argv = [process.execPath, ...nodeArgs, script];
+  const [command, ...args] = [...wrapper, ...argv] as [string, ...string[]];
+  const child: ChildProcess = spawn(command, args, {
     env: { ...process.env, ...env, PORT: String(port) },
     stdio: ['ignore', stdout, 'pipe'],
   });

@@ -18,7 +18,11 @@ export interface Users {
  * Buyers written straight into Postgres (multi-row inserts) with tokens minted from the system's
  * secret, like test/support/fixtures.ts: signing in is not what this measures.
  */
-export async function createUsers(ctx: Ctx, count: number, role: 'USER' | 'ADMIN' = 'USER'): Promise<Users> {
+export async function createUsers(
+  ctx: Pick<Ctx, 'db' | 'tokens' | 'progress'>,
+  count: number,
+  role: 'USER' | 'ADMIN' = 'USER',
+): Promise<Users> {
   const tag = randomBytes(4).toString('hex');
   const ids = Array.from({ length: count }, () => randomUUID());
   const emails = ids.map((_, i) => `bench-${tag}-${i}@example.test`);
@@ -28,7 +32,12 @@ export async function createUsers(ctx: Ctx, count: number, role: 'USER' | 'ADMIN
 }
 
 /** The first half of createUsers' progress bar. */
-async function insertUsers(ctx: Ctx, ids: string[], emails: string[], role: 'USER' | 'ADMIN'): Promise<void> {
+async function insertUsers(
+  ctx: Pick<Ctx, 'db' | 'progress'>,
+  ids: string[],
+  emails: string[],
+  role: 'USER' | 'ADMIN',
+): Promise<void> {
   const count = ids.length;
   const chunk = 2000;
   for (let i = 0; i < count; i += chunk) {
@@ -45,7 +54,12 @@ async function insertUsers(ctx: Ctx, ids: string[], emails: string[], role: 'USE
 }
 
 /** `Bearer <token>` per user, 1,000 signed at a time; the second half of createUsers' progress bar. */
-async function mintTokens(ctx: Ctx, ids: string[], emails: string[], role: 'USER' | 'ADMIN'): Promise<string[]> {
+async function mintTokens(
+  ctx: Pick<Ctx, 'tokens' | 'progress'>,
+  ids: string[],
+  emails: string[],
+  role: 'USER' | 'ADMIN',
+): Promise<string[]> {
   const count = ids.length;
   const auth: string[] = new Array<string>(count);
   for (let i = 0; i < count; i += 1000) {
@@ -61,7 +75,7 @@ async function mintTokens(ctx: Ctx, ids: string[], emails: string[], role: 'USER
 
 /** An event created through the API by the admin; returns its id. */
 export async function createEvent(
-  ctx: Ctx,
+  ctx: Pick<Ctx, 'adminAuth'>,
   client: HttpClient,
   opts: { title: string; tickets: number; saleStartsAt: Date },
 ): Promise<string> {

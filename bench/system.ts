@@ -46,6 +46,10 @@ interface StartOptions {
   natsUrl: string;
   /** Write a V8 CPU profile of every app process into this directory (node --cpu-prof), on exit. */
   cpuProfDir?: string;
+  /** The app's built entry point (default: this checkout's dist/src/main.js); another checkout's to compare builds. */
+  main?: string;
+  /** A command the gateways run under (see spawnNode), e.g. valgrind; they get 10 minutes to start. */
+  gatewayWrapper?: string[];
   log: (msg: string) => void;
 }
 
@@ -76,7 +80,7 @@ export async function startSystem(opts: StartOptions): Promise<SystemUnderTest> 
   const namespace = scratchNamespace('bench');
   const databaseUrl = await createScratchDatabase(opts.databaseUrl, namespace);
   const jwtSecret = randomBytes(32).toString('hex');
-  const main = fileURLToPath(new URL('../src/main.js', import.meta.url));
+  const main = opts.main ?? fileURLToPath(new URL('../src/main.js', import.meta.url));
   const env = (role: string, migrate: boolean): Record<string, string> => ({
     NODE_ENV: 'production',
     // The benchmark pays nothing; production refuses the simulated provider without this opt-in.
@@ -98,7 +102,15 @@ export async function startSystem(opts: StartOptions): Promise<SystemUnderTest> 
   const nodeArgs = (name: string) =>
     opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir, '--cpu-prof-name', `${name}.cpuprofile`] : [];
   const spawnApp = async (name: string, role: string, migrate: boolean) =>
-    spawnNode(name, main, await freePort(), env(role, migrate), nodeArgs(name));
+    spawnNode(
+      name,
+      main,
+      await freePort(),
+      env(role, migrate),
+      nodeArgs(name),
+      'ignore',
+      role === 'gateway' ? opts.gatewayWrapper : [],
+    );
   const children: Child[] = [];
   const cleanup = async () => {
     await Promise.all(children.map((c) => c.stop()));
@@ -114,7 +126,8 @@ export async function startSystem(opts: StartOptions): Promise<SystemUnderTest> 
     for (let i = 2; i <= opts.workers; i++) rest.push(await spawnApp(`worker-${i}`, 'worker', false));
     for (let i = 1; i <= opts.gateways; i++) rest.push(await spawnApp(`gateway-${i}`, 'gateway', false));
     children.push(...rest);
-    await Promise.all(rest.map((c) => waitReady(c)));
+    const startMs = opts.gatewayWrapper ? 600_000 : 60_000;
+    await Promise.all(rest.map((c) => waitReady(c, '/readyz', startMs)));
   } catch (err) {
     await cleanup();
     throw err;

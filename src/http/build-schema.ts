@@ -21,14 +21,16 @@ import type { SessionService } from '../services/auth/session.service.js';
  * is the account's, since every role change bumps the token version).
  */
 function createAuthChecker(sessions: SessionService | undefined): AuthChecker<RequestContext> {
-  return async ({ context }, roles) => {
+  // Synchronous for a plain `@Authorized()` (bookTicket on every attempt): no promise to build.
+  return ({ context }, roles) => {
     if (!context.user) throw new UnauthenticatedError();
     if (roles.length === 0) return true;
     const forbidden = () => new ForbiddenError(`This needs the ${roles.join(' or ')} role`);
     if (!roles.includes(context.user.role) || !sessions) throw forbidden();
-    const { role } = await sessions.confirm(context);
-    if (!roles.includes(role)) throw forbidden();
-    return true;
+    return sessions.confirm(context).then(({ role }) => {
+      if (!roles.includes(role)) throw forbidden();
+      return true;
+    });
   };
 }
 

@@ -34,8 +34,8 @@ export function guardArguments(schema: GraphQLSchema): GraphQLSchema {
   for (const type of Object.values(schema.getTypeMap())) {
     if (!isObjectType(type) || type.name.startsWith('__')) continue;
     for (const field of Object.values(type.getFields())) {
-      if (!field.args.some((arg) => holdsText(arg.type))) continue;
-      const check = (args: Record<string, unknown>) => checkArguments(field.args, args);
+      const check = argumentsCheck(field.args);
+      if (!check) continue;
       field.resolve = guarded(field.resolve ?? defaultFieldResolver, check);
       if (field.subscribe) field.subscribe = guarded(field.subscribe, check);
     }
@@ -53,28 +53,52 @@ function guarded(
   };
 }
 
-function checkArguments(defs: readonly GraphQLArgument[], args: Record<string, unknown>): void {
-  for (const def of defs) checkValue(def.type, args[def.name], def.name, false);
+/** Checks one value of a type that can hold text; `path` names it in the refusal. */
+type ValueCheck = (value: unknown, path: string) => void;
+
+/**
+ * The check of a field's arguments, worked out once from their types (it runs on every call of
+ * the field, bookTicket's included), or null when no argument can hold text.
+ */
+function argumentsCheck(defs: readonly GraphQLArgument[]): ((args: Record<string, unknown>) => void) | null {
+  const checks = defs.flatMap((def) => {
+    const check = valueCheck(def.type, false);
+    return check ? [{ name: def.name, check }] : [];
+  });
+  if (checks.length === 0) return null;
+  return (args) => {
+    for (const { name, check } of checks) check(args[name], name);
+  };
 }
 
-function checkValue(type: GraphQLInputType, value: unknown, path: string, multiline: boolean): void {
-  if (value === null || value === undefined) return;
+function valueCheck(type: GraphQLInputType, multiline: boolean): ValueCheck | null {
+  if (!holdsText(type)) return null;
   const inner = getNullableType(type);
   if (isListType(inner)) {
-    if (Array.isArray(value)) value.forEach((item, i) => checkValue(inner.ofType, item, `${path}[${i}]`, multiline));
-    return;
+    const item = valueCheck(inner.ofType, multiline)!;
+    return (value, path) => {
+      if (Array.isArray(value)) value.forEach((v, i) => item(v, `${path}[${i}]`));
+    };
   }
   if (isInputObjectType(inner)) {
-    const record = value as Record<string, unknown>;
-    for (const field of Object.values(inner.getFields())) {
-      checkValue(field.type, record[field.name], `${path}.${field.name}`, field.extensions['multiline'] === true);
-    }
-    return;
+    // Worked out at the first value, so an input type that contains itself does not recurse here.
+    let fields: { name: string; check: ValueCheck }[] | undefined;
+    return (value, path) => {
+      if (value === null || value === undefined) return;
+      fields ??= Object.values(inner.getFields()).flatMap((field) => {
+        const check = valueCheck(field.type, field.extensions['multiline'] === true);
+        return check ? [{ name: field.name, check }] : [];
+      });
+      const record = value as Record<string, unknown>;
+      for (const { name, check } of fields) check(record[name], `${path}.${name}`);
+    };
   }
-  if (isText(inner) && typeof value === 'string') {
-    const problem = textProblem(value, { multiline });
+  const options = { multiline };
+  return (value, path) => {
+    if (typeof value !== 'string') return;
+    const problem = textProblem(value, options);
     if (problem) throw BadInputError.field(path, problem);
-  }
+  };
 }
 
 /** Whether a value of this type can contain a String or ID somewhere. */

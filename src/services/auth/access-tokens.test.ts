@@ -49,6 +49,17 @@ describe('AccessTokens', () => {
     expect(() => tokens.verify(`${h}.${forgedPayload}.${s}`)).toThrow('invalid');
   });
 
+  it('refuses a changed payload under the signature of a token it has cached, and keeps that entry', async () => {
+    const fresh = new AccessTokens(SECRET, TTL);
+    const token = await fresh.issue(claims);
+    fresh.verify(token); // cached under its signature
+    const [h, , s] = token.split('.');
+    const forgedPayload = Buffer.from(JSON.stringify(validClaims({ role: 'ADMIN' }))).toString('base64url');
+    expect(() => fresh.verify(`${h}.${forgedPayload}.${s}`)).toThrow('invalid');
+    expect(fresh.cacheSize().entries).toBe(1);
+    expect(fresh.verify(token)).toMatchObject({ ...user, role: 'USER' });
+  });
+
   it('refuses other algorithms, other issuers and expired tokens, even when signed with the secret', async () => {
     const hs512 = await new SignJWT({ email: user.email, role: 'USER', ver: 0 })
       .setProtectedHeader({ alg: 'HS512' })
