@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { isRedisUrl } from './infra/redis-url.js';
 
 /**
  * The one place that reads the environment. It is parsed once against a schema; every bad
@@ -36,7 +37,11 @@ const EnvSchema = z.object({
   OPS_PORT: int(0, 65535).optional(),
   ROLE: z.enum(['all', 'gateway', 'worker']).default('all'),
   DATABASE_URL: url('postgres:', 'postgresql:').default('postgres://postgres@127.0.0.1:5432/ticketing'),
-  REDIS_URL: url('redis:', 'rediss:').default('redis://127.0.0.1:6379'),
+  /** One server (`redis://`, `rediss://`) or a Redis Cluster (`redis+cluster://host:port,host:port…`); see infra/redis-url.ts. */
+  REDIS_URL: z
+    .string()
+    .refine(isRedisUrl, { error: 'must be a redis:// or rediss:// URL, or redis+cluster://host:port,host:port…' })
+    .default('redis://127.0.0.1:6379'),
   NATS_URL: url('nats:', 'tls:').default('nats://127.0.0.1:4222'),
   /** Prefix of every Redis key, NATS subject and JetStream stream: lets tests and tenants share servers. */
   NAMESPACE: z

@@ -4,7 +4,8 @@ import type { BookingDecisionLive } from '../services/live-topics.js';
 import { queueBooking } from '../services/booking-queue.js';
 import { runPeriodically, type PeriodicWorker } from './periodic.js';
 
-const BATCH = 500;
+/** Overdue attempts looked at per registry group and round (16 groups: up to 1024 a round). */
+const BATCH = 64;
 
 /**
  * Makes sure every attempt answered QUEUED reaches a decision. JetStream on one node can lose an
@@ -23,8 +24,9 @@ export function startBookingSweeper(infra: Infra, registry: BookingRegistry): Pe
     lock: { redis, key: `${config.namespace}:lock:booking-sweeper` },
     async task() {
       const now = Date.now();
-      const ids = await registry.overdue(now, BATCH);
-      if (ids.length === 0) return;
+      const refs = await registry.overdue(now, BATCH);
+      if (refs.length === 0) return;
+      const ids = refs.map((r) => r.bookingId);
       const decided = await orm.em.fork().execute<
         {
           id: string;
@@ -37,10 +39,11 @@ export function startBookingSweeper(infra: Infra, registry: BookingRegistry): Pe
       >(`select id, user_id, event_id, status, reason, order_id from bookings where id in (?)`, [ids]);
       const decidedById = new Map(decided.map((d) => [d.id, d]));
       const announcements: BookingDecisionLive[] = [];
-      for (const id of ids) {
-        const record = await registry.get(id);
+      for (const ref of refs) {
+        const id = ref.bookingId;
+        const record = await registry.lookup(ref);
         if (!record || record.status !== 'QUEUED') {
-          await registry.dropPending(id);
+          await registry.dropPending(ref);
           continue;
         }
         const d = decidedById.get(id);
@@ -57,7 +60,7 @@ export function startBookingSweeper(infra: Infra, registry: BookingRegistry): Pe
         }
         // Postponed first, and only while still QUEUED: a worker's decision recorded in between
         // (a rejection, a dead-lettered attempt's close) is never undone by queueing it again.
-        const attempt = await registry.postpone(id, now + config.booking.decisionDeadlineMs);
+        const attempt = await registry.postpone(ref, now + config.booking.decisionDeadlineMs);
         if (attempt === 0) continue;
         await queueBooking(nats, record, `${id}:retry:${attempt}`);
         log.warn({ bookingId: id, attempt }, 'booking attempt had no decision in time; queued again');

@@ -43,7 +43,16 @@ export function startStockSweeper(infra: Infra, gate: StockGate, decider: Bookin
       for (const { id, ...pg } of events) {
         const redisSide = await gate.summary(id);
         // With bookings in flight a rebuild would be refused anyway; the next round looks again.
-        if (redisSide.stock !== null && redisSide.inflightQty > 0) continue;
+        // Reservations Postgres decided long ago lost their settle (a Redis failover): forgotten first.
+        if (redisSide.stock !== null && redisSide.inflightQty > 0) {
+          const forgotten = await forgetLostSettles(infra, gate, id);
+          if (forgotten > 0)
+            log.warn(
+              { eventId: id, tickets: forgotten },
+              'redis in-flight reservations already decided in postgres forgotten',
+            );
+          continue;
+        }
         const version = Number(pg.version);
         const stockAgrees = redisSide.stock === Number(pg.available) && redisSide.version === version;
         if (stockAgrees && redisSide.holders === Number(pg.holders) && buyersChecked.get(id) === version) continue;
@@ -70,4 +79,22 @@ export function startStockSweeper(infra: Infra, gate: StockGate, decider: Bookin
       }
     },
   });
+}
+
+/** A decision older than this whose reservation is still in flight in Redis lost its settle. */
+const SETTLE_LOST_AFTER = '10 seconds';
+
+async function forgetLostSettles(infra: Infra, gate: StockGate, eventId: string): Promise<number> {
+  const ids = await gate.inflightIds(eventId);
+  if (ids.length === 0) return 0;
+  const decided = await infra.orm.em
+    .fork()
+    .execute<{ id: string }[]>(
+      `select id from bookings where id in (?) and decided_at < now() - interval '${SETTLE_LOST_AFTER}'`,
+      [ids],
+    );
+  return gate.forgetSettled(
+    eventId,
+    decided.map((d) => d.id),
+  );
 }
