@@ -42,7 +42,15 @@ const EnvSchema = z.object({
     .string()
     .refine(isRedisUrl, { error: 'must be a redis:// or rediss:// URL, or redis+cluster://host:port,host:port…' })
     .default('redis://127.0.0.1:6379'),
-  NATS_URL: url('nats:', 'tls:').default('nats://127.0.0.1:4222'),
+  /** One NATS server or several of a cluster, comma-separated (`nats://a:4222,nats://b:4222`). */
+  NATS_URL: z
+    .string()
+    .refine((v) => v.split(',').every((one) => url('nats:', 'tls:').safeParse(one.trim()).success), {
+      error: 'must be a nats:// or tls:// URL, or several separated by commas',
+    })
+    .default('nats://127.0.0.1:4222'),
+  /** Copies of every JetStream stream: 1 on one server, 3 on a 3-node cluster (survives losing one node). */
+  JETSTREAM_REPLICAS: int(1, 5).default(1),
   /** Prefix of every Redis key, NATS subject and JetStream stream: lets tests and tenants share servers. */
   NAMESPACE: z
     .string()
@@ -196,6 +204,7 @@ function toConfig(env: Env) {
     databaseUrl: env.DATABASE_URL,
     redisUrl: env.REDIS_URL,
     natsUrl: env.NATS_URL,
+    jetstreamReplicas: env.JETSTREAM_REPLICAS,
     migrateOnStart: env.MIGRATE_ON_START,
     databaseTimeouts: {
       lockMs: env.PG_LOCK_TIMEOUT_MS,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect as connectNats } from '@nats-io/transport-node';
-import { natsNames } from './nats.js';
+import { natsNames, natsServers } from './nats.js';
 import { eachPrimary, openRedis, type Redis } from './redis.js';
 
 /** Namespaces this process made with scratchNamespace: the only ones deleteNamespace deletes. */
@@ -29,7 +29,7 @@ export async function deleteNamespace(namespace: string, urls: { natsUrl: string
     throw new Error(`refusing to delete namespace ${namespace}: this process did not make it with scratchNamespace`);
   }
   try {
-    const nc = await connectNats({ servers: urls.natsUrl });
+    const nc = await connectNats({ servers: natsServers(urls.natsUrl) });
     try {
       const jsm = await jetstreamManager(nc);
       for (const stream of Object.values(natsNames(namespace).streams)) {
