@@ -21,7 +21,9 @@ export async function startWorkers(infra: Infra, services: Services, run: Readon
   const workers: Worker[] = [];
   if (run.has('booking')) {
     workers.push(
-      await startBookingWorker(infra, services.decider, services.registry, { maxBatch: infra.config.booking.batchSize }),
+      await startBookingWorker(infra, services.decider, services.registry, {
+        maxBatch: infra.config.booking.batchSize,
+      }),
     );
   }
   if (run.has('sweeps')) {
