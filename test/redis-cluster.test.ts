@@ -34,7 +34,7 @@ describe('on a Redis Cluster', () => {
     await sys?.stop();
     await redis?.stop();
     rmSync(dir, { recursive: true, force: true });
-  });
+  }, 60_000);
 
   const book = async (eventId: string, token: string, key: string): Promise<Lean> => {
     const res = await gql(sys.url, BookTicketLeanDocument, { eventId, idempotencyKey: key }, token);
@@ -86,7 +86,7 @@ describe('on a Redis Cluster', () => {
     const second = Promise.all(buyers.slice(40).map((b) => book(event.id, b.token, 'k')));
     await redis.kill(owner);
     const answered = [...first, ...(await second)];
-    await redis.waitHealthy();
+    await redis.waitHealthy(60_000);
     expect(await redis.primaries()).not.toContain(owner);
 
     const final = await Promise.all(
@@ -117,7 +117,7 @@ describe('on a Redis Cluster', () => {
       return agrees ? true : undefined;
     }, 30_000);
     await expectConsistentStock(sys, event.id);
-  });
+  }, 150_000);
 });
 
 function sortKeys(o: Record<string, number>): Record<string, number> {
