@@ -31,8 +31,9 @@ export interface App {
 const SHUTDOWN_GRACE_MS = 10_000;
 
 /**
- * Starts one process of the system in its ROLE: `gateway` serves GraphQL, webhooks and live
- * updates; `worker` runs the queue consumers and sweeps; `all` does both. Every role serves
+ * Starts one process of the system in its ROLE, a list of services: `gateway` serves GraphQL,
+ * webhooks and live updates; booking, payments, notifications, expiry and sweeps run their workers
+ * (see workers/index.ts); `worker` is every one but the gateway, `all` every one. Every role serves
  * `/healthz`, `/readyz` and `/metrics`; with OPS_PORT, `/metrics` and the detailed `/readyz` move
  * to a second server on that port.
  */
@@ -42,7 +43,7 @@ export async function startApp(
 ): Promise<App> {
   const infra = await openInfra(config, log);
   const services = createServices(infra);
-  const gateway = config.role !== 'worker';
+  const gateway = config.services.has('gateway');
 
   let graphql: GraphqlEndpoint | undefined;
   const opsPort = config.opsPort;
@@ -95,7 +96,7 @@ export async function startApp(
 
   if (gateway) for (const topic of ['stock', 'decisions', 'order', 'notification'] as const) infra.live.receive(topic);
   if (gateway) await services.sessions.start();
-  const workers: Worker[] = config.role === 'gateway' ? [] : await startWorkers(infra, services);
+  const workers: Worker[] = await startWorkers(infra, services, config.services);
   const http: HttpServer = await startHttpServer({ port: config.port, routes, log, metrics: infra.metrics });
   const ops: HttpServer | undefined =
     opsPort === undefined

@@ -59,6 +59,29 @@ describe('loadConfig', () => {
     expect(a.auth.jwtSecret).not.toBe(b.auth.jwtSecret);
   });
 
+  it('reads ROLE as a list of services, worker meaning every one but the gateway', () => {
+    expect([...loadConfig({ ROLE: 'worker' }).services].sort()).toEqual([
+      'booking',
+      'expiry',
+      'notifications',
+      'payments',
+      'sweeps',
+    ]);
+    expect([...loadConfig({ ROLE: 'gateway, booking' }).services].sort()).toEqual(['booking', 'gateway']);
+    expect(loadConfig({}).services.size).toBe(6);
+    expect(problemsOf({ ROLE: 'gateway,boss' }).some((p) => p.startsWith('ROLE:'))).toBe(true);
+  });
+
+  it('reads REDIS_URL as one server or a cluster, and NATS_URL as one server or several', () => {
+    expect(loadConfig({ REDIS_URL: 'redis+cluster://127.0.0.1:7000,127.0.0.1:7001' }).redisUrl).toContain('cluster');
+    expect(problemsOf({ REDIS_URL: 'redis+cluster://127.0.0.1' }).some((p) => p.startsWith('REDIS_URL:'))).toBe(true);
+    expect(loadConfig({ NATS_URL: 'nats://a:4222,nats://b:4222', JETSTREAM_REPLICAS: '3' })).toMatchObject({
+      natsUrl: 'nats://a:4222,nats://b:4222',
+      jetstreamReplicas: 3,
+    });
+    expect(problemsOf({ NATS_URL: 'nats://a:4222,http://b' }).some((p) => p.startsWith('NATS_URL:'))).toBe(true);
+  });
+
   it('treats an empty value as unset', () => {
     expect(loadConfig({ PORT: '', ROLE: '' })).toMatchObject({ port: 4000, role: 'all' });
   });

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { isRedisUrl } from './infra/redis-url.js';
 
 /**
  * The one place that reads the environment. It is parsed once against a schema; every bad
@@ -29,15 +30,54 @@ const url = (...protocols: string[]) =>
     { error: `must be a ${protocols.map((p) => p.replace(':', '://')).join(' or ')} URL` },
   );
 
+/** The original design's services, each runnable as its own process (see ROLE). */
+export const SERVICES = ['gateway', 'booking', 'payments', 'notifications', 'expiry', 'sweeps'] as const;
+export type Service = (typeof SERVICES)[number];
+const ROLE_NAMES = ['all', 'worker', ...SERVICES] as const;
+type RoleName = (typeof ROLE_NAMES)[number];
+
+/** The services a ROLE names: `all` every one, `worker` every one but the gateway. */
+export function servicesOf(role: string): ReadonlySet<Service> {
+  const out = new Set<Service>();
+  for (const name of role.split(',').map((r) => r.trim() as RoleName)) {
+    if (name === 'all') SERVICES.forEach((s) => out.add(s));
+    else if (name === 'worker') SERVICES.filter((s) => s !== 'gateway').forEach((s) => out.add(s));
+    else out.add(name);
+  }
+  return out;
+}
+
 const EnvSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: int(0, 65535).default(4000),
   /** When set, /metrics and the detailed readiness report are served only on this port (0: any free port). */
   OPS_PORT: int(0, 65535).optional(),
-  ROLE: z.enum(['all', 'gateway', 'worker']).default('all'),
+  /**
+   * The services this process runs, comma-separated: gateway, booking, payments, notifications,
+   * expiry, sweeps; `all` is every one, `worker` every one but the gateway.
+   */
+  ROLE: z
+    .string()
+    .transform((v) => v.trim())
+    .refine((v) => v.split(',').every((r) => ROLE_NAMES.includes(r.trim() as RoleName)), {
+      error: `must be one or more of ${'all, worker, gateway, booking, payments, notifications, expiry, sweeps'} separated by commas`,
+    })
+    .default('all'),
   DATABASE_URL: url('postgres:', 'postgresql:').default('postgres://postgres@127.0.0.1:5432/ticketing'),
-  REDIS_URL: url('redis:', 'rediss:').default('redis://127.0.0.1:6379'),
-  NATS_URL: url('nats:', 'tls:').default('nats://127.0.0.1:4222'),
+  /** One server (`redis://`, `rediss://`) or a Redis Cluster (`redis+cluster://host:port,host:port…`); see infra/redis-url.ts. */
+  REDIS_URL: z
+    .string()
+    .refine(isRedisUrl, { error: 'must be a redis:// or rediss:// URL, or redis+cluster://host:port,host:port…' })
+    .default('redis://127.0.0.1:6379'),
+  /** One NATS server or several of a cluster, comma-separated (`nats://a:4222,nats://b:4222`). */
+  NATS_URL: z
+    .string()
+    .refine((v) => v.split(',').every((one) => url('nats:', 'tls:').safeParse(one.trim()).success), {
+      error: 'must be a nats:// or tls:// URL, or several separated by commas',
+    })
+    .default('nats://127.0.0.1:4222'),
+  /** Copies of every JetStream stream: 1 on one server, 3 on a 3-node cluster (survives losing one node). */
+  JETSTREAM_REPLICAS: int(1, 5).default(1),
   /** Prefix of every Redis key, NATS subject and JetStream stream: lets tests and tenants share servers. */
   NAMESPACE: z
     .string()
@@ -186,11 +226,13 @@ function toConfig(env: Env) {
     port: env.PORT,
     opsPort: env.OPS_PORT,
     role: env.ROLE,
+    services: servicesOf(env.ROLE),
     namespace: env.NAMESPACE,
     logLevel: env.LOG_LEVEL,
     databaseUrl: env.DATABASE_URL,
     redisUrl: env.REDIS_URL,
     natsUrl: env.NATS_URL,
+    jetstreamReplicas: env.JETSTREAM_REPLICAS,
     migrateOnStart: env.MIGRATE_ON_START,
     databaseTimeouts: {
       lockMs: env.PG_LOCK_TIMEOUT_MS,

@@ -10,6 +10,7 @@ import { startBookingSweeper } from '../src/workers/booking.sweeper.js';
 import { startBookingWorker } from '../src/workers/booking.worker.js';
 import type { PeriodicWorker } from '../src/workers/periodic.js';
 import { BookTicketLeanDocument, BookingDocument } from './generated/graphql.js';
+import { bookingGroup } from '../src/infra/redis.js';
 import { ADMIN_EMAIL, createBuyers, createEvent, signUp } from './support/fixtures.js';
 import { eventually, gqlOk, startTestSystem, type TestSystem } from './support/system.js';
 import { expectConsistentStock } from './support/stock-checks.js';
@@ -131,11 +132,22 @@ describe('a booking attempt Postgres refuses, in the middle of a burst', () => {
       await sweeper.runNow();
       await sweeper.runNow();
       expect((await infra.nats.jsm.streams.info(bookings)).state.last_seq).toBe(lastSeq);
-      expect(await services.registry.get(poison.bookingId)).toMatchObject({ status: 'REJECTED', reason: null });
-      expect((await services.registry.get(poison.bookingId))?.republished).toBeUndefined();
+      expect(await services.registry.get(poison.userId, poison.bookingId)).toMatchObject({
+        status: 'REJECTED',
+        reason: null,
+      });
+      expect((await services.registry.get(poison.userId, poison.bookingId))?.republished).toBeUndefined();
       // Even a sweep that read it as QUEUED just before the worker's decision cannot undo it.
-      expect(await services.registry.postpone(poison.bookingId, Date.now())).toBe(0);
-      expect(await services.registry.get(poison.bookingId)).toMatchObject({ status: 'REJECTED', reason: null });
+      expect(
+        await services.registry.postpone(
+          { group: bookingGroup(poison.userId), bookingId: poison.bookingId },
+          Date.now(),
+        ),
+      ).toBe(0);
+      expect(await services.registry.get(poison.userId, poison.bookingId)).toMatchObject({
+        status: 'REJECTED',
+        reason: null,
+      });
 
       // A copy delivered later (a retry, a re-publish) gets the same answer and takes nothing.
       await queueBooking(infra.nats, poison, `${poison.bookingId}:copy`);
@@ -143,7 +155,10 @@ describe('a booking attempt Postgres refuses, in the middle of a burst', () => {
         const info = await infra.nats.jsm.consumers.info(bookings, 'booking-worker');
         return info.delivered.stream_seq > lastSeq && info.num_ack_pending === 0 ? true : undefined;
       });
-      expect(await services.registry.get(poison.bookingId)).toMatchObject({ status: 'REJECTED', reason: null });
+      expect(await services.registry.get(poison.userId, poison.bookingId)).toMatchObject({
+        status: 'REJECTED',
+        reason: null,
+      });
       await expectConsistentStock(sys, event.id);
 
       // The last 4 tickets sell to the next buyers: none is stuck in flight.

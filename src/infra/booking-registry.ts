@@ -1,4 +1,4 @@
-import { redisKeys, type Redis, type RedisKeys } from './redis.js';
+import { BOOKING_GROUPS, bookingGroup, redisKeys, type Redis, type RedisKeys } from './redis.js';
 
 /**
  * The gateways' shared record of booking attempts, in Redis: what was asked (for idempotency and
@@ -18,6 +18,12 @@ export interface BookingRecord {
   orderId: string | null;
   /** How many times the sweep has re-published it. */
   republished?: number;
+}
+
+/** An attempt in the pending index: its registry group (see bookingGroup) and id. */
+export interface PendingRef {
+  group: number;
+  bookingId: string;
 }
 
 export type AdmitResult =
@@ -64,12 +70,12 @@ export class BookingRegistry {
     redis.defineCommand('bookingPostpone', { numberOfKeys: 2, lua: POSTPONE });
   }
 
-  private recordKey(bookingId: string): string {
-    return this.keys.booking(bookingId);
+  private recordKey(group: number, bookingId: string): string {
+    return this.keys.booking(group, bookingId);
   }
 
-  private get pendingKey(): string {
-    return this.keys.pendingBookings;
+  private pendingKey(group: number): string {
+    return this.keys.pendingBookings(group);
   }
 
   /**
@@ -82,10 +88,11 @@ export class BookingRegistry {
     deadlineMs: number,
   ): Promise<AdmitResult> {
     const admit = (this.redis as unknown as Record<string, ScriptFn>)['bookingAdmit']!.bind(this.redis);
+    const group = bookingGroup(record.userId);
     const out = (await admit(
-      this.recordKey(record.bookingId),
+      this.recordKey(group, record.bookingId),
       this.keys.rateLimit(record.userId),
-      this.pendingKey,
+      this.pendingKey(group),
       JSON.stringify(record),
       rate.limit,
       rate.windowMs,
@@ -106,7 +113,7 @@ export class BookingRegistry {
    */
   async recordIfAbsent(record: BookingRecord, ttlSeconds = RECORD_TTL_SECONDS): Promise<BookingRecord | null> {
     const existing = await this.redis.set(
-      this.recordKey(record.bookingId),
+      this.recordKey(bookingGroup(record.userId), record.bookingId),
       JSON.stringify(record),
       'EX',
       ttlSeconds,
@@ -120,43 +127,84 @@ export class BookingRegistry {
    * Before a worker decides attempts: records each as QUEUED where Redis has no record of it (Redis
    * lost it, e.g. restarted empty while it was queued), so the gateway's sold-out answer cannot be
    * given to it meanwhile. Returns the attempts some path already answered REJECTED, with their
-   * reason ('' for none): that answer was given and stands. One pipelined round trip.
+   * reason ('' for none): that answer was given and stands. One pipelined round trip per key group
+   * (a Redis Cluster pipeline stays within one slot).
    */
   async claim(records: readonly Omit<BookingRecord, 'status' | 'reason' | 'orderId'>[]): Promise<Map<string, string>> {
-    if (records.length === 0) return new Map();
-    const pipeline = this.redis.pipeline();
+    const byGroup = new Map<number, (typeof records)[number][]>();
     for (const r of records) {
-      const queued: BookingRecord = { ...r, status: 'QUEUED', reason: null, orderId: null };
-      pipeline.set(this.recordKey(r.bookingId), JSON.stringify(queued), 'EX', RECORD_TTL_SECONDS, 'NX', 'GET');
+      const group = bookingGroup(r.userId);
+      byGroup.set(group, [...(byGroup.get(group) ?? []), r]);
     }
-    const results = (await pipeline.exec()) ?? [];
     const answered = new Map<string, string>();
-    results.forEach(([err, raw], i) => {
-      if (err) throw err;
-      if (typeof raw !== 'string') return;
-      const existing = JSON.parse(raw) as BookingRecord;
-      if (existing.status === 'REJECTED') answered.set(records[i]!.bookingId, existing.reason ?? '');
-    });
+    await Promise.all(
+      [...byGroup].map(async ([group, inGroup]) => {
+        const pipeline = this.redis.pipeline();
+        for (const r of inGroup) {
+          const queued: BookingRecord = { ...r, status: 'QUEUED', reason: null, orderId: null };
+          pipeline.set(
+            this.recordKey(group, r.bookingId),
+            JSON.stringify(queued),
+            'EX',
+            RECORD_TTL_SECONDS,
+            'NX',
+            'GET',
+          );
+        }
+        const results = (await pipeline.exec()) ?? [];
+        results.forEach(([err, raw], i) => {
+          if (err) throw err;
+          if (typeof raw !== 'string') return;
+          const existing = JSON.parse(raw) as BookingRecord;
+          if (existing.status === 'REJECTED') answered.set(inGroup[i]!.bookingId, existing.reason ?? '');
+        });
+      }),
+    );
     return answered;
   }
 
-  async get(bookingId: string): Promise<BookingRecord | null> {
-    const raw = await this.redis.get(this.recordKey(bookingId));
+  /** The buyer's attempt (an id of another buyer's attempt is not found in this buyer's group). */
+  async get(userId: string, bookingId: string): Promise<BookingRecord | null> {
+    return this.lookup({ group: bookingGroup(userId), bookingId });
+  }
+
+  /** An attempt found in the pending index. */
+  async lookup(ref: PendingRef): Promise<BookingRecord | null> {
+    const raw = await this.redis.get(this.recordKey(ref.group, ref.bookingId));
     return raw ? (JSON.parse(raw) as BookingRecord) : null;
   }
 
-  /** Stores decided records and takes them out of the pending index (pipelined). */
+  /** Stores decided records and takes them out of the pending index: one pipeline per group (one slot each). */
   async recordDecisions(records: readonly BookingRecord[]): Promise<void> {
-    if (records.length === 0) return;
-    const pipeline = this.redis.pipeline();
-    for (const r of records) pipeline.set(this.recordKey(r.bookingId), JSON.stringify(r), 'EX', RECORD_TTL_SECONDS);
-    pipeline.zrem(this.pendingKey, ...records.map((r) => r.bookingId));
-    await pipeline.exec();
+    const byGroup = new Map<number, BookingRecord[]>();
+    for (const r of records) {
+      const group = bookingGroup(r.userId);
+      byGroup.set(group, [...(byGroup.get(group) ?? []), r]);
+    }
+    await Promise.all(
+      [...byGroup].map(async ([group, inGroup]) => {
+        const pipeline = this.redis.pipeline();
+        for (const r of inGroup) {
+          pipeline.set(this.recordKey(group, r.bookingId), JSON.stringify(r), 'EX', RECORD_TTL_SECONDS);
+        }
+        pipeline.zrem(this.pendingKey(group), ...inGroup.map((r) => r.bookingId));
+        await pipeline.exec();
+      }),
+    );
   }
 
-  /** Attempts whose decision deadline has passed, oldest first. */
-  async overdue(nowMs: number, limit: number): Promise<string[]> {
-    return this.redis.zrangebyscore(this.pendingKey, 0, nowMs, 'LIMIT', 0, limit);
+  /** Attempts whose decision deadline has passed, oldest first within each group, at most `limit` per group. */
+  async overdue(nowMs: number, limit: number): Promise<PendingRef[]> {
+    const groups = Array.from({ length: BOOKING_GROUPS }, (_, group) => group);
+    const found = await Promise.all(
+      groups.map(async (group) =>
+        (await this.redis.zrangebyscore(this.pendingKey(group), 0, nowMs, 'LIMIT', 0, limit)).map((bookingId) => ({
+          group,
+          bookingId,
+        })),
+      ),
+    );
+    return found.flat();
   }
 
   /**
@@ -164,14 +212,20 @@ export class BookingRegistry {
    * step that does nothing once the attempt is decided. Returns the re-publish count, or 0 when it
    * is no longer QUEUED (and must not be queued again).
    */
-  async postpone(bookingId: string, deadlineMs: number): Promise<number> {
+  async postpone(ref: PendingRef, deadlineMs: number): Promise<number> {
     const postpone = (this.redis as unknown as Record<string, ScriptFn>)['bookingPostpone']!.bind(this.redis);
     return Number(
-      await postpone(this.recordKey(bookingId), this.pendingKey, deadlineMs, bookingId, RECORD_TTL_SECONDS),
+      await postpone(
+        this.recordKey(ref.group, ref.bookingId),
+        this.pendingKey(ref.group),
+        deadlineMs,
+        ref.bookingId,
+        RECORD_TTL_SECONDS,
+      ),
     );
   }
 
-  async dropPending(bookingId: string): Promise<void> {
-    await this.redis.zrem(this.pendingKey, bookingId);
+  async dropPending(ref: PendingRef): Promise<void> {
+    await this.redis.zrem(this.pendingKey(ref.group), ref.bookingId);
   }
 }

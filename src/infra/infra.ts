@@ -26,7 +26,7 @@ export async function openInfra(config: Config, log: Logger): Promise<Infra> {
     timeouts: config.databaseTimeouts,
   });
   const redis = await openRedis(config.redisUrl, log);
-  const nats = await openNats(config.natsUrl, config.namespace, log);
+  const nats = await openNats(config.natsUrl, config.namespace, log, config.jetstreamReplicas);
   const health = new HealthMonitor({
     postgres: () => orm.em.fork().execute('select 1'),
     redis: () => redis.ping(),

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect as connectNats } from '@nats-io/transport-node';
-import { Redis } from 'ioredis';
-import { natsNames } from './nats.js';
+import { natsNames, natsServers } from './nats.js';
+import { eachPrimary, openRedis, type Redis } from './redis.js';
 
 /** Namespaces this process made with scratchNamespace: the only ones deleteNamespace deletes. */
 const scratchNamespaces = new Set<string>();
@@ -29,7 +29,7 @@ export async function deleteNamespace(namespace: string, urls: { natsUrl: string
     throw new Error(`refusing to delete namespace ${namespace}: this process did not make it with scratchNamespace`);
   }
   try {
-    const nc = await connectNats({ servers: urls.natsUrl });
+    const nc = await connectNats({ servers: natsServers(urls.natsUrl) });
     try {
       const jsm = await jetstreamManager(nc);
       for (const stream of Object.values(natsNames(namespace).streams)) {
@@ -41,18 +41,22 @@ export async function deleteNamespace(namespace: string, urls: { natsUrl: string
   } catch {
     // NATS gone: nothing to clean there
   }
-  const redis = new Redis(urls.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  let redis: Redis | undefined;
   try {
-    await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${namespace}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.del(...keys);
-    } while (cursor !== '0');
+    redis = await openRedis(urls.redisUrl);
+    const client = redis;
+    // Node by node on a cluster; key by key, since one node's keys span many slots.
+    await eachPrimary(client, async (node) => {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', `${namespace}:*`, 'COUNT', 1000);
+        cursor = next;
+        await Promise.all(keys.map((key) => client.unlink(key)));
+      } while (cursor !== '0');
+    });
   } catch {
     // Redis gone: nothing to clean there
   } finally {
-    redis.disconnect();
+    redis?.disconnect();
   }
 }

@@ -57,9 +57,14 @@ export interface Nats {
 
 const SECOND_NS = 1_000_000_000;
 
-export async function openNats(url: string, namespace: string, log: Logger): Promise<Nats> {
+/** The servers of a NATS_URL: one, or several of a cluster separated by commas. */
+export function natsServers(url: string): string[] {
+  return url.split(',').map((s) => s.trim());
+}
+
+export async function openNats(url: string, namespace: string, log: Logger, replicas = 1): Promise<Nats> {
   const nc = await connect({
-    servers: url,
+    servers: natsServers(url),
     name: `${namespace}-${process.pid}`,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
@@ -86,7 +91,7 @@ export async function openNats(url: string, namespace: string, log: Logger): Pro
     );
   }
   const names = natsNames(namespace);
-  await ensureStreams(jsm, names);
+  await ensureStreams(jsm, names, replicas);
   return {
     nc,
     js: jetstream(nc),
@@ -103,12 +108,13 @@ export async function openNats(url: string, namespace: string, log: Logger): Pro
  * lets publishers retry with the same message id without creating a second job. The dead-letter
  * stream keeps its messages (limits retention) for two weeks, for an operator to look at.
  */
-async function ensureStreams(jsm: JetStreamManager, names: NatsNames): Promise<void> {
+async function ensureStreams(jsm: JetStreamManager, names: NatsNames, replicas: number): Promise<void> {
   const common: Partial<StreamConfig> = {
     retention: RetentionPolicy.Workqueue,
     storage: StorageType.File,
     duplicate_window: 120 * SECOND_NS,
-    num_replicas: 1,
+    // On a cluster, a stream acknowledges a publish once a majority of its replicas stored it.
+    num_replicas: replicas,
   };
   const streams: Partial<StreamConfig>[] = [
     { name: names.streams.bookings, subjects: [names.jobs.allBookingRequests], max_age: 3600 * SECOND_NS },

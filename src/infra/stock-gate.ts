@@ -186,6 +186,22 @@ redis.call('SET', KEYS[4], ARGV[1])
 return fixed
 `;
 
+// Forgets reservations whose Postgres decision was made long ago, so their settle was lost (a Redis
+// failover drops the newest writes: Redis Cluster replicates asynchronously). KEYS: inflight, inflightQty.
+// ARGV: booking ids. Returns the quantity forgotten; the next reconcile sets stock and buyers from Postgres.
+const FORGET = `
+local forgotten = 0
+for i = 1, #ARGV do
+  local q = tonumber(redis.call('HGET', KEYS[1], ARGV[i]) or '0')
+  if q > 0 then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+    forgotten = forgotten + q
+  end
+end
+if forgotten > 0 then redis.call('DECRBY', KEYS[2], forgotten) end
+return forgotten
+`;
+
 /** Buyers compared per REPAIR_HELD call: each call is short, so Redis never stalls on a big event. */
 const REPAIR_CHUNK = 500;
 
@@ -202,6 +218,7 @@ export class StockGate {
     redis.defineCommand('gateLoad', { numberOfKeys: 5, lua: LOAD });
     redis.defineCommand('gateReconcile', { numberOfKeys: 5, lua: RECONCILE });
     redis.defineCommand('gateRepairHeld', { numberOfKeys: 4, lua: REPAIR_HELD });
+    redis.defineCommand('gateForget', { numberOfKeys: 2, lua: FORGET });
   }
 
   private keys(eventId: string) {
@@ -385,6 +402,18 @@ export class StockGate {
     } while (cursor !== '0');
     const removed = await repair(strangers);
     return removed === null ? null : fixed + removed;
+  }
+
+  /** Booking ids reserved here and not yet settled (normally a batch or two in flight). */
+  async inflightIds(eventId: string): Promise<string[]> {
+    return this.redis.hkeys(this.keys(eventId).inflight);
+  }
+
+  /** Forgets in-flight reservations Postgres decided long ago (their settle was lost); returns the tickets forgotten. */
+  async forgetSettled(eventId: string, bookingIds: readonly string[]): Promise<number> {
+    if (bookingIds.length === 0) return 0;
+    const k = this.keys(eventId);
+    return Number(await this.script('gateForget')(k.inflight, k.inflightQty, ...bookingIds));
   }
 
   /** The Redis stock, or null when not loaded. */

@@ -3,7 +3,8 @@ import type { BookingRegistry } from '../infra/booking-registry.js';
 import { OverdueBookings } from '../services/booking/overdue-bookings.service.js';
 import { runPeriodically, type PeriodicWorker } from './periodic.js';
 
-const BATCH = 500;
+/** Overdue attempts looked at per registry group and round (16 groups: up to 1024 a round). */
+const BATCH = 64;
 
 /** Every SWEEP_INTERVAL_MS, once across the deployment: attempts past their deadline reach a decision (OverdueBookings). */
 export function startBookingSweeper(infra: Infra, registry: BookingRegistry): PeriodicWorker {

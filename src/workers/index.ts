@@ -1,3 +1,4 @@
+import type { Service } from '../config.js';
 import type { Infra } from '../infra/infra.js';
 import type { Services } from '../services/index.js';
 import { startBookingSweeper } from './booking.sweeper.js';
@@ -11,19 +12,32 @@ import { startStockSweeper } from './stock.sweeper.js';
 import { startWebhookSweeper } from './webhook.sweeper.js';
 import type { Worker } from './worker.js';
 
-/** Everything ROLE=worker runs. Each worker is a small loop in its own file. */
-export async function startWorkers(infra: Infra, services: Services): Promise<Worker[]> {
+/**
+ * The workers of the services this process runs. Each worker is a small loop in its own file.
+ * Queue consumers scale out (JetStream shares the messages); every sweep takes a Redis lock per
+ * round, so however many processes run `sweeps`, one runs each round.
+ */
+export async function startWorkers(infra: Infra, services: Services, run: ReadonlySet<Service>): Promise<Worker[]> {
   const workers: Worker[] = [];
-  workers.push(
-    await startBookingWorker(infra, services.decider, services.registry, { maxBatch: infra.config.booking.batchSize }),
-  );
-  workers.push(startBookingSweeper(infra, services.registry));
-  workers.push(startStockSweeper(infra, services.gate, services.decider));
-  workers.push(await startOutboxRelay(infra));
-  workers.push(await startNotificationWorker(infra, services.notifications));
-  workers.push(await startPaymentWorker(infra, services.settlement));
-  workers.push(startWebhookSweeper(infra));
-  workers.push(await startExpiryWorker(infra, services.holds));
-  workers.push(startExpirySweeper(infra, services.holds));
+  if (run.has('booking')) {
+    workers.push(
+      await startBookingWorker(infra, services.decider, services.registry, {
+        maxBatch: infra.config.booking.batchSize,
+      }),
+    );
+  }
+  if (run.has('sweeps')) {
+    workers.push(startBookingSweeper(infra, services.registry));
+    workers.push(startStockSweeper(infra, services.gate, services.decider));
+    workers.push(startWebhookSweeper(infra));
+    workers.push(startExpirySweeper(infra, services.holds));
+  }
+  // The outbox relay publishes committed effects (notifications among them) to NATS.
+  if (run.has('notifications')) {
+    workers.push(await startOutboxRelay(infra));
+    workers.push(await startNotificationWorker(infra, services.notifications));
+  }
+  if (run.has('payments')) workers.push(await startPaymentWorker(infra, services.settlement));
+  if (run.has('expiry')) workers.push(await startExpiryWorker(infra, services.holds));
   return workers;
 }

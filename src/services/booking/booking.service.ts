@@ -189,7 +189,7 @@ export class BookingService {
     if (!ctx.user || !isUuid(id)) return null;
     let view: BookingView | null = null;
     try {
-      const record = await this.deps.registry.get(id);
+      const record = await this.deps.registry.get(ctx.user.id, id);
       if (record) view = recordView(record);
     } catch {
       // Redis is down: Postgres has every decided booking.

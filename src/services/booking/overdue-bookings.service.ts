@@ -32,20 +32,22 @@ export class OverdueBookings {
   async sweep(batch: number): Promise<void> {
     const { registry, orm, nats, live, log } = this.deps;
     const now = Date.now();
-    const ids = await registry.overdue(now, batch);
-    if (ids.length === 0) return;
+    const refs = await registry.overdue(now, batch);
+    if (refs.length === 0) return;
+    const ids = refs.map((r) => r.bookingId);
     const decided = await decidedBookings(orm.em.fork(), ids);
     const decidedById = new Map(decided.map((d) => [d.id, d]));
     const announcements: BookingDecisionLive[] = [];
-    for (const id of ids) {
-      const record = await registry.get(id);
+    for (const ref of refs) {
+      const id = ref.bookingId;
+      const record = await registry.lookup(ref);
       if (!record || record.status !== 'QUEUED') {
-        await registry.dropPending(id);
+        await registry.dropPending(ref);
         continue;
       }
       // Postponed first, and only while still QUEUED: a worker's decision recorded in between
       // (a rejection, a dead-lettered attempt's close) is never undone by queueing it again.
-      const attempt = await registry.postpone(id, now + this.deps.decisionDeadlineMs);
+      const attempt = await registry.postpone(ref, now + this.deps.decisionDeadlineMs);
       if (attempt === 0) continue;
       // Queued again even when Postgres has decided it: the batch that decided it may not have
       // told Redis (its tickets still counted in flight, e.g. dead-lettered while Postgres was

@@ -3,10 +3,13 @@ import type { LiveBus } from '../../infra/live-bus.js';
 import type { StockGate, StockSnapshot } from '../../infra/stock-gate.js';
 import type { Logger } from '../../logger.js';
 import type { LiveTopics } from '../messages/live-topics.js';
+import { decidedBefore } from '../booking/booking.repository.js';
 import { stockOfEventsOnSale } from './stock.repository.js';
 
 /** Stock is loaded into Redis this long before a sale opens, so the first second finds it there. */
 const PRELOAD_AHEAD = '10 minutes';
+/** A decision older than this whose reservation is still in flight in Redis lost its settle (a failover). */
+const SETTLE_LOST_AFTER_SECONDS = 10;
 
 export interface StockRepairDeps {
   orm: Database;
@@ -47,7 +50,16 @@ export class StockRepair {
     for (const { id, ...pg } of events) {
       const redisSide = await gate.summary(id);
       // With bookings in flight a rebuild would be refused anyway; the next round looks again.
-      if (redisSide.stock !== null && redisSide.inflightQty > 0) continue;
+      // Reservations Postgres decided long ago lost their settle (a Redis failover): forgotten first.
+      if (redisSide.stock !== null && redisSide.inflightQty > 0) {
+        const forgotten = await this.forgetLostSettles(id);
+        if (forgotten > 0)
+          log.warn(
+            { eventId: id, tickets: forgotten },
+            'redis in-flight reservations already decided in postgres forgotten',
+          );
+        continue;
+      }
       const version = Number(pg.version);
       const stockAgrees = redisSide.stock === Number(pg.available) && redisSide.version === version;
       if (stockAgrees && redisSide.holders === Number(pg.holders) && buyersChecked.get(id) === version) continue;
@@ -72,5 +84,11 @@ export class StockRepair {
         });
       }
     }
+  }
+
+  private async forgetLostSettles(eventId: string): Promise<number> {
+    const ids = await this.deps.gate.inflightIds(eventId);
+    if (ids.length === 0) return 0;
+    return this.deps.gate.forgetSettled(eventId, await decidedBefore(this.deps.orm.em.fork(), ids, SETTLE_LOST_AFTER_SECONDS));
   }
 }
