@@ -93,7 +93,9 @@ export async function startApp(
     );
   }
 
-  if (gateway) for (const topic of ['stock', 'decisions', 'order', 'notification'] as const) infra.live.receive(topic);
+  if (gateway)
+    for (const topic of ['stock', 'decisions', 'order', 'notification', 'waitingRoom'] as const)
+      infra.live.receive(topic);
   if (gateway) await services.sessions.start();
   const workers: Worker[] = config.role === 'gateway' ? [] : await startWorkers(infra, services);
   const http: HttpServer = await startHttpServer({ port: config.port, routes, log, metrics: infra.metrics });

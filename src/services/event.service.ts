@@ -10,6 +10,8 @@ import { decodeCursor, encodeCursor, pageSize, type Page } from './cursor.js';
 import type { EventCatalog } from './event-catalog.js';
 import type { LiveStock } from './live-stock.js';
 import { isUuid, parseInput } from './validation.js';
+import type { WaitingRoomRepository } from './waiting-room/waiting-room.repository.js';
+import { WaitingRoomInput } from './waiting-room/waiting-room.rules.js';
 
 /** An event with its current number of available tickets. */
 export interface EventView {
@@ -32,6 +34,7 @@ export const CreateEventInput = z
       .transform((c) => c.toUpperCase()),
     ticketsTotal: z.number().int().min(1, { error: 'must be positive' }).max(10_000_000),
     maxPerUser: z.number().int().min(1, { error: 'must be positive' }).max(1000),
+    waitingRoom: WaitingRoomInput.nullish(),
   })
   .refine((e) => e.saleStartsAt < e.startsAt, {
     path: ['saleStartsAt'],
@@ -60,15 +63,17 @@ export class EventService {
   constructor(
     private readonly catalog: EventCatalog,
     private readonly stock: LiveStock,
+    private readonly waitingRooms: WaitingRoomRepository,
   ) {}
 
   async create(ctx: RequestContext, input: CreateEventInput): Promise<EventView> {
-    const data = parseInput(CreateEventInput, input);
+    const { waitingRoom, ...data } = parseInput(CreateEventInput, input);
     const event = await ctx.em.transactional(async (em) => {
       const created = em.create(Event, { id: randomUUID(), ...data, createdAt: new Date() });
       // Stock refers to the event by a plain column, so the event row must exist first.
       await em.flush();
       em.create(Stock, { eventId: created.id, available: data.ticketsTotal, version: '0', updatedAt: new Date() });
+      if (waitingRoom) await this.waitingRooms.create(em, created.id, waitingRoom);
       return created;
     });
     return { event: this.catalog.remember(event), available: data.ticketsTotal };

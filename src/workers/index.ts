@@ -9,6 +9,7 @@ import { startOutboxRelay } from './outbox.relay.js';
 import { startPaymentWorker } from './payment.worker.js';
 import { startStockSweeper } from './stock.sweeper.js';
 import { startWebhookSweeper } from './webhook.sweeper.js';
+import { startWaitingRoomWorker } from './waiting-room.worker.js';
 import type { Worker } from './worker.js';
 
 /** Everything ROLE=worker runs. Each worker is a small loop in its own file. */
@@ -25,5 +26,6 @@ export async function startWorkers(infra: Infra, services: Services): Promise<Wo
   workers.push(startWebhookSweeper(infra));
   workers.push(await startExpiryWorker(infra, services.holds));
   workers.push(startExpirySweeper(infra, services.holds));
+  workers.push(startWaitingRoomWorker(infra, services.waitingRoom.runner));
   return workers;
 }

@@ -6,6 +6,7 @@ import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-
 export type BookingRejection =
   | 'INVALID_QUANTITY'
   | 'LIMIT_EXCEEDED'
+  | 'NOT_ADMITTED'
   | 'NOT_ON_SALE'
   | 'RATE_LIMITED'
   | 'SOLD_OUT';
@@ -26,6 +27,8 @@ export type CreateEventInput = {
   ticketsTotal: number;
   title: string;
   venue: string;
+  /** A queue in front of the sale; absent: none. */
+  waitingRoom?: WaitingRoomInput | null | undefined;
 };
 
 export type EventStatus =
@@ -50,6 +53,15 @@ export type PaymentOutcome =
 export type Role =
   | 'ADMIN'
   | 'USER';
+
+export type WaitingRoomInput = {
+  /** How long an admitted buyer may book. */
+  admissionSeconds?: number;
+  /** Admissions per second; unset, the rate follows what the booking pipeline decides in time. */
+  admitPerSecond?: number | null | undefined;
+  /** Joining opens this many minutes before the sale. */
+  opensMinutesBefore?: number;
+};
 
 export type EventCardFragment = { id: string, title: string, venue: string, startsAt: string, saleStartsAt: string, price: number, currency: string, ticketsTotal: number, ticketsAvailable: number, maxPerUser: number, status: EventStatus };
 
