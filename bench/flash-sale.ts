@@ -66,6 +66,7 @@ import {
   type RunResult,
 } from './scenario.js';
 import { fmtMs, fmtPct, fmtRate, fmtRatio, group, ratio, round, table } from './stats.js';
+import { runWaitingRoomBench } from './waiting-room.js';
 import { BENCH_TOKEN_TTL_SECONDS, attachSystem, startSystem, type SystemUnderTest } from './system.js';
 
 const USAGE =
@@ -111,6 +112,9 @@ const OPTIONS = {
   'skip-throughput': { type: 'boolean' },
   'cpu-prof': { type: 'string' },
   quick: { type: 'boolean' },
+  'waiting-room': { type: 'boolean' },
+  subscribers: { type: 'string' },
+  'admit-per-second': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -199,6 +203,15 @@ function parseFlags() {
     namespace: values.namespace,
     env,
     skipBaselines: values['skip-baselines'] ?? false,
+    // --waiting-room: bench/waiting-room.ts instead of the runs (its own defaults: 200,000 buyers).
+    waitingRoom: values['waiting-room']
+      ? {
+          users: Math.round(num('users', 200_000, 2000)),
+          tickets: params.tickets,
+          subscribers: Math.round(num('subscribers', 2000, 200)),
+          admitPerSecond: values['admit-per-second'] === undefined ? null : Math.round(num('admit-per-second', 0)),
+        }
+      : undefined,
     cpuProfDir: values['cpu-prof'],
   };
 }
@@ -273,6 +286,11 @@ async function main(): Promise<void> {
     progress.done('token minted');
     ctx.adminAuth = admin.auth[0]!;
 
+    if (flags.waitingRoom) {
+      const result = await runWaitingRoomBench(ctx, flags.waitingRoom);
+      if (flags.json) writeFileSync(flags.json, `${JSON.stringify(result, null, 2)}\n`);
+      return;
+    }
     const baselines: Baselines = { cpu: [], bareRuns: [] };
     if (!flags.skipBaselines) await runBaselines(ctx, flags, baselines);
 
