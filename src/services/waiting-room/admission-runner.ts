@@ -1,4 +1,3 @@
-import { randomInt } from 'node:crypto';
 import type { Database, EntityManager } from '../../infra/database.js';
 import type { LiveBus } from '../../infra/live-bus.js';
 import type { Logger } from '../../logger.js';
@@ -6,6 +5,7 @@ import type { LiveTopics } from '../live-topics.js';
 import type { WaitingRoomMetrics } from './waiting-room.metrics.js';
 import type { RoomRecord, WaitingRoomRepository } from './waiting-room.repository.js';
 import {
+  cryptoRandom,
   nextRate,
   seededRandom,
   shuffle,
@@ -146,6 +146,6 @@ export class AdmissionRunner {
 
   private random(): Random {
     if (this.deps.shuffleSeed !== undefined) return seededRandom(this.deps.shuffleSeed);
-    return () => randomInt(2 ** 48) / 2 ** 48;
+    return cryptoRandom();
   }
 }

@@ -125,14 +125,24 @@ export class WaitingRoomRepository {
     return rows.map(toPass);
   }
 
-  /** Before the shuffle: a pass without a place (one insert; a second join finds the first pass). */
-  async joinPreQueue(em: EntityManager, eventId: string, userId: string): Promise<PassRecord> {
-    const [inserted] = await em.execute<PassRow[]>(
-      `insert into queue_passes (event_id, user_id) values (?, ?)
-       on conflict (event_id, user_id) do nothing returning ${PASS_COLUMNS}`,
-      [eventId, userId],
+  /**
+   * Before the shuffle: passes without a place, in the order given (their join order), in one
+   * statement; buyers who joined before get their pass unchanged.
+   */
+  async joinPreQueue(em: EntityManager, eventId: string, userIds: readonly string[]): Promise<PassRecord[]> {
+    const ids = uuidArray(userIds);
+    // The outer select does not see the CTE's rows (one snapshot): new and earlier passes, once each.
+    const rows = await em.execute<PassRow[]>(
+      `with inserted as (
+         insert into queue_passes (event_id, user_id)
+         select ?, u from unnest(?::uuid[]) with ordinality as x(u, ord) order by ord
+         on conflict (event_id, user_id) do nothing returning ${PASS_COLUMNS})
+       select * from inserted
+       union all
+       select ${PASS_COLUMNS} from queue_passes where event_id = ? and user_id = any(?::uuid[])`,
+      [eventId, ids, eventId, ids],
     );
-    return inserted ? toPass(inserted) : (await this.pass(em, eventId, userId))!;
+    return rows.map(toPass);
   }
 
   /**

@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { nextRate, passView, seededRandom, shuffle, type PassRecord, type RoomCounter } from './waiting-room.rules.js';
+import {
+  cryptoRandom,
+  nextRate,
+  passView,
+  seededRandom,
+  shuffle,
+  type PassRecord,
+  type RoomCounter,
+} from './waiting-room.rules.js';
 
 const NOW = Date.parse('2026-12-02T12:00:00Z');
 const room = (over: Partial<RoomCounter> = {}): RoomCounter => ({
@@ -62,6 +70,18 @@ describe('the shuffle', () => {
     expect([...a].sort((x, y) => x - y)).toEqual(items);
     expect(shuffle(items, seededRandom(7))).toEqual(a);
     expect(shuffle(items, seededRandom(8))).not.toEqual(a);
+  });
+
+  it('draws from crypto randomness in [0, 1) across buffer refills, averaging one half', () => {
+    const random = cryptoRandom();
+    let sum = 0;
+    for (let i = 0; i < 10_000; i++) {
+      const r = random();
+      expect(r >= 0 && r < 1).toBe(true);
+      sum += r;
+    }
+    expect(Math.abs(sum / 10_000 - 0.5)).toBeLessThan(0.02);
+    expect([...shuffle([1, 2, 3, 4, 5], cryptoRandom())].sort()).toEqual([1, 2, 3, 4, 5]);
   });
 
   it('puts every item in every place about equally often', () => {

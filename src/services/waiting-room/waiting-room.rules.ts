@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 
 /** The pure rules of the waiting room: no I/O, so they are tested on their own. */
@@ -102,6 +103,24 @@ export function seededRandom(seed: number): Random {
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+/**
+ * Uniform in [0, 1) from crypto randomness, 48 bits a draw (bias of floor(r * n) below n / 2^48),
+ * read from a buffer refilled every 4,096 draws: shuffling a million passes is a million draws.
+ */
+export function cryptoRandom(): Random {
+  let buffer = randomBytes(6 * 4096);
+  let offset = 0;
+  return () => {
+    if (offset === buffer.length) {
+      buffer = randomBytes(buffer.length);
+      offset = 0;
+    }
+    const value = buffer.readUIntBE(offset, 6) / 2 ** 48;
+    offset += 6;
+    return value;
   };
 }
 

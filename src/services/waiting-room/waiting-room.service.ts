@@ -9,6 +9,7 @@ import type { EventCatalog } from '../event-catalog.js';
 import type { LiveTopics } from '../live-topics.js';
 import { isUuid } from '../validation.js';
 import type { AdmissionTokens } from './admission-token.js';
+import { JoinBatcher } from './join-batcher.js';
 import { ROOM_TOPIC } from './admission-runner.js';
 import type { RoomRecord, WaitingRoomRepository } from './waiting-room.repository.js';
 import {
@@ -79,8 +80,10 @@ export class WaitingRoomService {
   private readonly stale = new Set<string>();
   private readonly watchers = new Map<string, Set<Watcher>>();
   private readonly reloading = new Set<string>();
+  private readonly preQueue: JoinBatcher;
 
   constructor(private readonly deps: WaitingRoomServiceDeps) {
+    this.preQueue = new JoinBatcher((eventId, userIds) => deps.repo.joinPreQueue(deps.orm.em.fork(), eventId, userIds));
     deps.live.listenAll(ROOM_TOPIC, (eventId, payload) => this.receive(eventId, payload as RoomCounter | PassChanged));
   }
 
@@ -124,7 +127,7 @@ export class WaitingRoomService {
     if (known && !this.mayHaveChanged(known, counter) && !isExpired(known, now)) return this.view(known, counter);
     const pass = counter.shuffled
       ? await this.deps.repo.joinBack(ctx.em, eventId, user.id)
-      : await this.deps.repo.joinPreQueue(ctx.em, eventId, user.id);
+      : await this.preQueue.join(eventId, user.id);
     if (known && known.position !== pass.position) {
       this.deps.live.publish(ROOM_TOPIC, eventId, { passChanged: user.id, eventId } satisfies PassChanged);
     }
