@@ -58,30 +58,66 @@ export async function runWaitingRoomBench(ctx: Ctx, opts: WaitingRoomBenchOption
   const users = await createUsers(ctx, opts.users);
   progress.done('inserted, tokens minted');
 
-  // Joining must end before the sale opens: allow ~1,500 joins a second on this machine, plus margin.
-  const openAfterS = Math.ceil(opts.users / 1500) + 20;
-  const saleStartsAt = new Date(Date.now() + openAfterS * 1000);
-  const created = await client(0).graphql(
-    JSON.stringify({
-      query: CREATE,
-      variables: {
-        input: {
-          title: 'Waiting-room bench',
-          description: 'A hot sale behind a waiting room.',
-          venue: 'Bench Arena',
-          startsAt: new Date(Date.now() + 48 * 3600_000).toISOString(),
-          saleStartsAt: saleStartsAt.toISOString(),
-          price: 5000,
-          ticketsTotal: opts.tickets,
-          maxPerUser: 1,
-          waitingRoom: { opensMinutesBefore: 30, admitPerSecond: opts.admitPerSecond, admissionSeconds: 120 },
+  const createRoomEvent = async (title: string, saleStartsAt: Date, tickets: number, admitPerSecond: number | null) => {
+    const created = await client(0).graphql(
+      JSON.stringify({
+        query: CREATE,
+        variables: {
+          input: {
+            title,
+            description: 'A hot sale behind a waiting room.',
+            venue: 'Bench Arena',
+            startsAt: new Date(Date.now() + 48 * 3600_000).toISOString(),
+            saleStartsAt: saleStartsAt.toISOString(),
+            price: 5000,
+            ticketsTotal: tickets,
+            maxPerUser: 1,
+            waitingRoom: { opensMinutesBefore: 30, admitPerSecond, admissionSeconds: 120 },
+          },
         },
-      },
-    }),
-    ['content-type', 'application/json', 'authorization', ctx.adminAuth],
+      }),
+      ['content-type', 'application/json', 'authorization', ctx.adminAuth],
+    );
+    const id = (JSON.parse(created.body) as { data?: { createEvent?: { id: string } } }).data?.createEvent?.id;
+    if (!id) throw new Error(`createEvent failed: ${created.body}`);
+    return id;
+  };
+  const subscribe = (w: Watcher, eventId: string) =>
+    w.socket.subscribe(`{"query":${JSON.stringify(WATCH)},"variables":{"e":"${eventId}"}}`, (r) => {
+      w.pushes++;
+      const state = (r.data as { queuePassUpdated?: { state: string } } | undefined)?.queuePassUpdated?.state;
+      if (state === 'CLOSED' && w.closedAt === null) w.closedAt = Date.now();
+    });
+
+  // The cost of a moving queue at the gateway: S buyers watch a room on sale that admits one pass a
+  // second (so every watcher's place changes, and is pushed, every second), with no bookings.
+  progress.start(`${group(opts.subscribers)} buyers watch a moving queue over graphql-ws`);
+  const watchEvent = await createRoomEvent('Waiting-room bench: watching', new Date(Date.now() - 1000), 1, 1);
+  await sleep(1000); // the runner's first round shuffles the (empty) pre-queue: these joins are FIFO
+  const watchers: Watcher[] = [];
+  await forEachLimit(users.auth.slice(0, opts.subscribers), 100, async (auth, i) => {
+    await client(i).graphql(`{"query":${JSON.stringify(JOIN)},"variables":{"e":"${watchEvent}"}}`, users.headers[i]!);
+    const socket = await GqlSocket.open(`${origins[i % origins.length]!.replace(/^http/, 'ws')}/graphql`, auth);
+    watchers.push({ socket, closedAt: null, pushes: 0 });
+  });
+  const stops = watchers.map((w) => subscribe(w, watchEvent));
+  await sleep(3000);
+  const watchPushesBefore = watchers.reduce((n, w) => n + w.pushes, 0);
+  const watchA = sampler.mark();
+  await sleep(10_000);
+  const watchB = sampler.mark();
+  const watchPushes = watchers.reduce((n, w) => n + w.pushes, 0) - watchPushesBefore;
+  const watchCores = gatewayCores(watchA, watchB);
+  for (const stop of stops) stop();
+  for (const w of watchers) w.pushes = 0;
+  progress.done(
+    `${watchCores.toFixed(3)} gateway cores, ${fmtRate((watchPushes * 1000) / (watchB.at - watchA.at))} pushes`,
   );
-  const eventId = (JSON.parse(created.body) as { data?: { createEvent?: { id: string } } }).data?.createEvent?.id;
-  if (!eventId) throw new Error(`createEvent failed: ${created.body}`);
+
+  // Joining must end before the sale opens: allow ~1,000 joins a second on this machine, plus margin.
+  const openAfterS = Math.ceil(opts.users / 1000) + 20;
+  const saleStartsAt = new Date(Date.now() + openAfterS * 1000);
+  const eventId = await createRoomEvent('Waiting-room bench', saleStartsAt, opts.tickets, opts.admitPerSecond);
 
   progress.start(`joining ${group(opts.users)} buyers (sale opens in ${openAfterS} s)`);
   const joinLatency = new Samples(opts.users);
@@ -102,19 +138,7 @@ export async function runWaitingRoomBench(ctx: Ctx, opts: WaitingRoomBenchOption
     `${fmtRate((opts.users * 1000) / joinMs)} joins, p99 ${fmtMs(joinLatency.summary().p99)}, ${joinErrors} errors`,
   );
 
-  progress.start(`${group(opts.subscribers)} buyers watch their pass over graphql-ws`);
-  const watchers: Watcher[] = [];
-  await forEachLimit(users.auth.slice(0, opts.subscribers), 100, async (auth, i) => {
-    const socket = await GqlSocket.open(`${origins[i % origins.length]!.replace(/^http/, 'ws')}/graphql`, auth);
-    const w: Watcher = { socket, closedAt: null, pushes: 0 };
-    socket.subscribe(`{"query":${JSON.stringify(WATCH)},"variables":{"e":"${eventId}"}}`, (r) => {
-      w.pushes++;
-      const state = (r.data as { queuePassUpdated?: { state: string } } | undefined)?.queuePassUpdated?.state;
-      if (state === 'CLOSED' && w.closedAt === null) w.closedAt = Date.now();
-    });
-    watchers.push(w);
-  });
-  progress.done('subscribed');
+  for (const w of watchers) subscribe(w, eventId);
 
   // The quiet wait before the sale: passes held, counters published, nothing to push.
   const waitStart = sampler.mark();
@@ -127,6 +151,8 @@ export async function runWaitingRoomBench(ctx: Ctx, opts: WaitingRoomBenchOption
   const tokens = new AdmissionTokens(sut.jwtSecret);
   const indexOf = new Map(users.ids.map((id, i) => [id, i]));
   const admittedToDecision = new Samples(opts.tickets * 2);
+  /** From the bench seeing the admission (it polls Postgres every 50 ms) to the decision. */
+  const seenToDecision = new Samples(opts.tickets * 2);
   const reasons: Record<string, number> = {};
   let lastAdmitted = 0;
   let admittedCount = 0;
@@ -136,6 +162,7 @@ export async function runWaitingRoomBench(ctx: Ctx, opts: WaitingRoomBenchOption
   const inFlight = new Set<Promise<void>>();
   const saleMarkA = sampler.mark();
   const bookOne = async (userId: string, admittedAtMs: number, untilMs: number) => {
+    const seenAt = Date.now();
     const i = indexOf.get(userId)!;
     const token = tokens.issue(userId, eventId, new Date(untilMs));
     const body = `{"query":${JSON.stringify(BOOK)},"variables":{"e":"${eventId}","k":"wr-${i}","a":"${token}"}}`;
@@ -146,6 +173,7 @@ export async function runWaitingRoomBench(ctx: Ctx, opts: WaitingRoomBenchOption
       parsed = await bookingOf(await client(i).graphql(poll, users.headers[i]!), 'booking');
     }
     admittedToDecision.add(Date.now() - admittedAtMs);
+    seenToDecision.add(Date.now() - seenAt);
     const key = parsed ? (parsed.reason ?? parsed.status) : 'ERROR';
     reasons[key] = (reasons[key] ?? 0) + 1;
   };
@@ -236,13 +264,17 @@ export async function runWaitingRoomBench(ctx: Ctx, opts: WaitingRoomBenchOption
     admissionRatePerSec: round(admissionRate, 0),
     admittedToDecisionP50Ms: round(decision.p50, 1),
     admittedToDecisionP99Ms: round(decision.p99, 1),
+    seenToDecisionP50Ms: round(seenToDecision.summary().p50, 1),
+    seenToDecisionP99Ms: round(seenToDecision.summary().p99, 1),
     reasons,
     closedWithin2sShare: round(closers.length ? closedInTime / closers.length : NaN, 4),
     closedWatchers: closers.length,
     pushesPerWatcher: round(pushes / Math.max(1, watchers.length), 1),
     gatewayCoresWaiting: round(waitCores, 3),
     gatewayCoresDuringSale: round(saleCores, 3),
-    gatewayCoresPer100kWatchersDuringSale: round((saleCores * 100_000) / Math.max(1, opts.subscribers), 2),
+    gatewayCoresWatching: round(watchCores, 3),
+    watchPushesPerSec: round((watchPushes * 1000) / (watchB.at - watchA.at), 0),
+    gatewayCoresPer100kWatchers: round((watchCores * 100_000) / Math.max(1, opts.subscribers), 2),
     saleSeconds: round(saleSeconds, 1),
     oversold,
     plainBurst: {
@@ -266,10 +298,14 @@ export async function runWaitingRoomBench(ctx: Ctx, opts: WaitingRoomBenchOption
       ['admitted → decision p50 / p99', `${fmtMs(decision.p50)} / ${fmtMs(decision.p99)}`],
       ['watching buyers told CLOSED within 2 s', `${fmtPct(result.closedWithin2sShare ?? NaN)} of ${closers.length}`],
       [
-        'gateway cores: waiting / sale',
-        `${waitCores.toFixed(3)} / ${saleCores.toFixed(3)} (${opts.subscribers} watchers)`,
+        'bench saw admission → decision p50 / p99',
+        `${fmtMs(seenToDecision.summary().p50)} / ${fmtMs(seenToDecision.summary().p99)}`,
       ],
-      ['gateway cores per 100k watchers (sale)', String(result.gatewayCoresPer100kWatchersDuringSale)],
+      [
+        'gateway cores: moving queue / pre-sale wait / sale',
+        `${watchCores.toFixed(3)} / ${waitCores.toFixed(3)} / ${saleCores.toFixed(3)} (${opts.subscribers} watchers)`,
+      ],
+      ['gateway cores per 100k watching buyers', String(result.gatewayCoresPer100kWatchers)],
       ['oversold', String(oversold)],
       ['no waiting room: burst sell-out', `${fmtMs(plain.burst?.selloutMs ?? NaN)} (${group(burstUsers)} buyers)`],
       [
