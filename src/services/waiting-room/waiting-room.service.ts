@@ -41,8 +41,11 @@ interface PassChanged {
 
 /** A counter older than this (the runner publishes several a second) is re-read from Postgres. */
 const COUNTER_FRESH_MS = 3000;
-/** `ahead` is pushed at most this often; state changes at once. */
+/** A new place is pushed at most this often; state changes at once. */
 const PLACE_PUSH_MS = 1000;
+/** A place that moved less than this share of `ahead` waits (up to PLACE_REFRESH_MS): far back, 1% is news, 1 is not. */
+const PLACE_STEP = 0.01;
+const PLACE_REFRESH_MS = 10_000;
 /** Most passes remembered by a gateway (cleared when full, like the event catalog). */
 const PASS_CACHE_LIMIT = 500_000;
 
@@ -306,16 +309,21 @@ export class WaitingRoomService {
       .finally(() => this.reloading.delete(eventId));
   }
 
-  /** Pushes a state change at once, a new place at most once a second. */
+  /**
+   * Pushes a state change at once; a new place at most once a second, and only once it moved by
+   * 1% of what is ahead (at least one place) or 10 s have passed: a buyer 50,000 back is told every
+   * 500 places, not every place, which keeps pushes per second well below one per waiting buyer.
+   */
   private offer(w: Watcher, view: QueuePassView): void {
     const now = Date.now();
     const stateChanged =
       view.state !== w.last.state || view.admittedUntil?.getTime() !== w.last.admittedUntil?.getTime();
-    const placeChanged =
+    const since = now - w.lastPushAt;
+    const moved = Math.abs((w.last.ahead ?? 0) - (view.ahead ?? 0));
+    const placeNews =
       view.position !== w.last.position ||
-      view.ahead !== w.last.ahead ||
-      view.estimatedWaitSeconds !== w.last.estimatedWaitSeconds;
-    if (!stateChanged && !(placeChanged && now - w.lastPushAt >= PLACE_PUSH_MS)) return;
+      (moved > 0 && (moved >= Math.max(1, (w.last.ahead ?? 0) * PLACE_STEP) || since >= PLACE_REFRESH_MS));
+    if (!stateChanged && !(placeNews && since >= PLACE_PUSH_MS)) return;
     w.last = view;
     w.lastPushAt = now;
     w.push(view);
