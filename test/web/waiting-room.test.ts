@@ -4,7 +4,7 @@ import { chromiumPath, launchBrowser, openPage, checkScreen } from '../support/b
 import { ADMIN_EMAIL, createEvent, signUp } from '../support/fixtures.js';
 import { startTestSystem, type TestSystem } from '../support/system.js';
 
-describe.skipIf(chromiumPath() === null)('the waiting room in the browser', { timeout: 120_000 }, () => {
+describe.skipIf(chromiumPath() === null)('the waiting room in the browser', { timeout: 180_000 }, () => {
   let sys: TestSystem;
   let browser: Browser;
   const contexts: BrowserContext[] = [];
@@ -24,7 +24,7 @@ describe.skipIf(chromiumPath() === null)('the waiting room in the browser', { ti
       title: 'Queued Quartet Night',
       ticketsTotal: 5,
       maxPerUser: 1,
-      saleStartsAt: new Date(Date.now() + 8000).toISOString(),
+      saleStartsAt: new Date(Date.now() + 30_000).toISOString(),
       waitingRoom: { opensMinutesBefore: 30, admitPerSecond: 100, admissionSeconds: 120 },
     });
     const buyer = await signUp(sys);
@@ -39,7 +39,7 @@ describe.skipIf(chromiumPath() === null)('the waiting room in the browser', { ti
     await checkScreen(page, 'waiting-room-pre-queue');
 
     // The sale starts: the page never reloads; queuePassUpdated brings the admission.
-    await page.getByTestId('admitted').waitFor({ timeout: 30_000 });
+    await page.getByTestId('admitted').waitFor({ timeout: 60_000 });
     await page.getByRole('button', { name: /^Book for/ }).click();
     await page.waitForURL(/\/orders\//);
     await page.getByTestId('countdown').waitFor();

@@ -73,7 +73,13 @@ export function EventPage({ id }: { id: string }) {
       </dl>
       {event.waitingRoom ? (
         <WaitingRoomPanel event={event}>
-          {(admissionToken) => <BookingPanel event={event} admissionToken={admissionToken} />}
+          {/* An admission means the sale is open, even if this page loaded before it was. */}
+          {(admissionToken) => (
+            <BookingPanel
+              event={event.status === 'SCHEDULED' ? { ...event, status: 'ON_SALE' } : event}
+              admissionToken={admissionToken}
+            />
+          )}
         </WaitingRoomPanel>
       ) : (
         <BookingPanel event={event} />
