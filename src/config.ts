@@ -113,10 +113,10 @@ const EnvSchema = z.object({
   /** How often the waiting-room admission runner advances every room's serving counter and publishes it. */
   WAITING_ROOM_TICK_MS: int(50, 10_000).default(250),
   /** A room without admitPerSecond starts admitting at this rate, then follows the booking pipeline. */
-  WAITING_ROOM_START_ADMIT_PER_SECOND: int(1).default(200),
+  WAITING_ROOM_START_RATE: int(1).default(200),
   /** The derived admission rate stays within these bounds. */
-  WAITING_ROOM_MIN_ADMIT_PER_SECOND: int(1).default(10),
-  WAITING_ROOM_MAX_ADMIT_PER_SECOND: int(1).default(20_000),
+  WAITING_ROOM_MIN_RATE: int(1).default(100),
+  WAITING_ROOM_MAX_RATE: int(1).default(20_000),
   /** The derived rate grows while admitted buyers' decisions (p99) come within this. */
   WAITING_ROOM_TARGET_DECISION_MS: int(1).default(250),
   /** Fixes the pre-queue shuffle (tests only); unset, every shuffle draws from crypto randomness. */
@@ -173,8 +173,8 @@ function crossChecks(env: Env): string[] {
   if (env.PUSH_PROVIDER === 'fcm' && !env.GOOGLE_APPLICATION_CREDENTIALS) {
     problems.push('GOOGLE_APPLICATION_CREDENTIALS: required when PUSH_PROVIDER=fcm');
   }
-  if (env.WAITING_ROOM_MAX_ADMIT_PER_SECOND < env.WAITING_ROOM_MIN_ADMIT_PER_SECOND) {
-    problems.push('WAITING_ROOM_MAX_ADMIT_PER_SECOND: must be at least WAITING_ROOM_MIN_ADMIT_PER_SECOND');
+  if (env.WAITING_ROOM_MAX_RATE < env.WAITING_ROOM_MIN_RATE) {
+    problems.push('WAITING_ROOM_MAX_RATE: must be at least WAITING_ROOM_MIN_RATE');
   }
   if (env.SIGNIN_BACKOFF_MAX_SECONDS < env.SIGNIN_BACKOFF_SECONDS) {
     problems.push('SIGNIN_BACKOFF_MAX_SECONDS: must be at least SIGNIN_BACKOFF_SECONDS');
@@ -259,9 +259,9 @@ function toConfig(env: Env) {
       tickMs: env.WAITING_ROOM_TICK_MS,
       shuffleSeed: env.WAITING_ROOM_SHUFFLE_SEED,
       rates: {
-        start: env.WAITING_ROOM_START_ADMIT_PER_SECOND,
-        min: env.WAITING_ROOM_MIN_ADMIT_PER_SECOND,
-        max: env.WAITING_ROOM_MAX_ADMIT_PER_SECOND,
+        start: env.WAITING_ROOM_START_RATE,
+        min: env.WAITING_ROOM_MIN_RATE,
+        max: env.WAITING_ROOM_MAX_RATE,
         targetDecisionMs: env.WAITING_ROOM_TARGET_DECISION_MS,
       },
     },
