@@ -284,6 +284,34 @@ describe('the waiting room', () => {
     }
   }, 90_000);
 
+  it('keeps every place and admission when Redis loses every key (the queue is recorded in Postgres)', async () => {
+    const event = await roomEvent({
+      saleInMs: 3 * SECOND,
+      waitingRoom: { opensMinutesBefore: 30, admitPerSecond: 2, admissionSeconds: 60 },
+    });
+    const buyers = await Promise.all([signUp(sys), signUp(sys), signUp(sys)]);
+    for (const b of buyers) await join(event.id, b.token);
+    const placed = await Promise.all(
+      buyers.map((b) =>
+        eventually(async () => (await pass(event.id, b.token))?.position ?? undefined, 20_000, 'the shuffle'),
+      ),
+    );
+    const redis = sys.app.infra.redis;
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${sys.config.namespace}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await redis.del(...keys);
+    } while (cursor !== '0');
+    const after = await Promise.all(buyers.map((b) => pass(event.id, b.token)));
+    expect(after.map((p) => p?.position)).toEqual(placed);
+    // Admission goes on: everyone is admitted in the end, in place order.
+    for (const b of buyers) await admitted(event.id, b.token, 20_000);
+    const rows = [...(await passRows(event.id))].sort((a, b) => a.position! - b.position!);
+    const times = rows.map((r) => new Date(r.admitted_at!).getTime());
+    expect([...times].sort((a, b) => a - b)).toEqual(times);
+  }, 60_000);
+
   it('keeps every place across a gateway restart, and every gateway pushes to its own subscribers', async () => {
     const event = await roomEvent({ saleInMs: 10 * 60 * SECOND });
     const buyer = await signUp(sys);
