@@ -210,6 +210,7 @@ function parseFlags() {
           tickets: params.tickets,
           subscribers: Math.round(num('subscribers', 2000, 200)),
           admitPerSecond: values['admit-per-second'] === undefined ? null : Math.round(num('admit-per-second', 0)),
+          openAfterS: values['open-delay'] === undefined ? null : params.openDelayS,
         }
       : undefined,
     cpuProfDir: values['cpu-prof'],

@@ -1,6 +1,6 @@
 /**
  * The waiting-room benchmark (issue 15): `npm run bench -- --waiting-room [--users U] [--tickets T]
- * [--subscribers S] [--admit-per-second R]`.
+ * [--subscribers S] [--admit-per-second R] [--open-delay SECONDS]`.
  *
  * U buyers (default 200,000; straight into Postgres, tokens minted with the shared secret) join an
  * event's waiting room over HTTP before its sale opens; S of them (default 2,000) also watch their
@@ -24,6 +24,8 @@ export interface WaitingRoomBenchOptions {
   tickets: number;
   subscribers: number;
   admitPerSecond: number | null;
+  /** Seconds from creating the event to the sale (`--open-delay`); null: room for 400 joins a second. */
+  openAfterS: number | null;
 }
 
 const JOIN = 'mutation Join($e: ID!) { joinWaitingRoom(eventId: $e) { state position } }';
@@ -122,7 +124,7 @@ export async function runWaitingRoomBench(ctx: Ctx, opts: WaitingRoomBenchOption
 
   // Joining should end before the sale opens: allow 400 joins a second (this machine is shared), plus
   // margin. Whoever joins later is at the back (FIFO); the report says how many made the pre-queue.
-  const openAfterS = Math.ceil(opts.users / 400) + 30;
+  const openAfterS = opts.openAfterS ?? Math.ceil(opts.users / 400) + 30;
   const saleStartsAt = new Date(Date.now() + openAfterS * 1000);
   const eventId = await createRoomEvent('Waiting-room bench', saleStartsAt, opts.tickets, opts.admitPerSecond);
 
