@@ -175,11 +175,24 @@ export async function runWaitingRoomBench(ctx: Ctx, opts: WaitingRoomBenchOption
     const i = indexOf.get(userId)!;
     const token = tokens.issue(userId, eventId, new Date(untilMs));
     const body = `{"query":${JSON.stringify(BOOK)},"variables":{"e":"${eventId}","k":"wr-${i}","a":"${token}"}}`;
-    let parsed = await bookingOf(await client(i).graphql(body, users.headers[i]!), 'bookTicket');
+    // A connection the server closed while idle (keep-alive, 5 s) resets: the same idempotency key
+    // is safe to send again, as a client would.
+    const send = async (payload: string) => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await client(i).graphql(payload, users.headers[i]!);
+        } catch (err) {
+          if (attempt >= 5) throw err;
+        }
+      }
+    };
+    let parsed = await bookingOf(await send(body), 'bookTicket');
     while (parsed?.status === 'QUEUED') {
       await sleep(100);
-      const poll = `{"query":${JSON.stringify(BOOKING)},"variables":{"id":"${parsed.id}"}}`;
-      parsed = await bookingOf(await client(i).graphql(poll, users.headers[i]!), 'booking');
+      parsed = await bookingOf(
+        await send(`{"query":${JSON.stringify(BOOKING)},"variables":{"id":"${parsed.id}"}}`),
+        'booking',
+      );
     }
     admittedToDecision.add(Date.now() - admittedAtMs);
     seenToDecision.add(Date.now() - seenAt);
@@ -195,7 +208,11 @@ export async function runWaitingRoomBench(ctx: Ctx, opts: WaitingRoomBenchOption
       [eventId, lastAdmitted],
     );
     for (const r of rows) {
-      const p = bookOne(r.user_id, Number(r.at), Number(r.until)).finally(() => inFlight.delete(p));
+      const p = bookOne(r.user_id, Number(r.at), Number(r.until))
+        .catch(() => {
+          reasons['ERROR'] = (reasons['ERROR'] ?? 0) + 1;
+        })
+        .finally(() => inFlight.delete(p));
       inFlight.add(p);
       admittedCount++;
       if (Number.isNaN(firstAdmittedAt)) firstAdmittedAt = Number(r.at);
