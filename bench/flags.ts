@@ -46,6 +46,9 @@ const OPTIONS = {
   'skip-throughput': { type: 'boolean' },
   'cpu-prof': { type: 'string' },
   quick: { type: 'boolean' },
+  'waiting-room': { type: 'boolean' },
+  subscribers: { type: 'string' },
+  'admit-per-second': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -134,6 +137,16 @@ export function parseFlags() {
     namespace: values.namespace,
     env,
     skipBaselines: values['skip-baselines'] ?? false,
+    // --waiting-room: bench/waiting-room.ts instead of the runs (its own defaults: 200,000 buyers).
+    waitingRoom: values['waiting-room']
+      ? {
+          users: Math.round(num('users', 200_000, 2000)),
+          tickets: params.tickets,
+          subscribers: Math.round(num('subscribers', 2000, 200)),
+          admitPerSecond: values['admit-per-second'] === undefined ? null : Math.round(num('admit-per-second', 0)),
+          openAfterS: values['open-delay'] === undefined ? null : params.openDelayS,
+        }
+      : undefined,
     cpuProfDir: values['cpu-prof'],
   };
 }

@@ -54,6 +54,7 @@ import { buildReport, renderTable } from './report.js';
 import { runOnce, type RunResult } from './scenario.js';
 import { createUsers } from './seed.js';
 import { group } from './stats.js';
+import { runWaitingRoomBench } from './waiting-room.js';
 import { BENCH_TOKEN_TTL_SECONDS, attachSystem, startSystem, type SystemUnderTest } from './system.js';
 
 async function main(): Promise<void> {
@@ -115,6 +116,11 @@ async function main(): Promise<void> {
     progress.done('token minted');
     ctx.adminAuth = admin.auth[0]!;
 
+    if (flags.waitingRoom) {
+      const result = await runWaitingRoomBench(ctx, flags.waitingRoom);
+      if (flags.json) writeFileSync(flags.json, `${JSON.stringify(result, null, 2)}\n`);
+      return;
+    }
     const baselines: Baselines = { cpu: [], bareRuns: [] };
     if (!flags.skipBaselines) await runBaselines(ctx, flags, baselines);
 

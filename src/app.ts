@@ -94,7 +94,9 @@ export async function startApp(
     );
   }
 
-  if (gateway) for (const topic of ['stock', 'decisions', 'order', 'notification'] as const) infra.live.receive(topic);
+  if (gateway)
+    for (const topic of ['stock', 'decisions', 'order', 'notification', 'waitingRoom'] as const)
+      infra.live.receive(topic);
   if (gateway) await services.sessions.start();
   const workers: Worker[] = await startWorkers(infra, services, config.services);
   const http: HttpServer = await startHttpServer({ port: config.port, routes, log, metrics: infra.metrics });

@@ -150,6 +150,17 @@ const EnvSchema = z.object({
    * bounds only how long a crashed or frozen worker's messages wait.
    */
   QUEUE_ACK_WAIT_MS: int(1000, 600_000).default(5000),
+  /** How often the waiting-room admission runner advances every room's serving counter and publishes it. */
+  WAITING_ROOM_TICK_MS: int(50, 10_000).default(250),
+  /** A room without admitPerSecond starts admitting at this rate, then follows the booking pipeline. */
+  WAITING_ROOM_START_RATE: int(1).default(200),
+  /** The derived admission rate stays within these bounds. */
+  WAITING_ROOM_MIN_RATE: int(1).default(100),
+  WAITING_ROOM_MAX_RATE: int(1).default(20_000),
+  /** The derived rate grows while admitted buyers' decisions (p99) come within this. */
+  WAITING_ROOM_TARGET_DECISION_MS: int(1).default(250),
+  /** Fixes the pre-queue shuffle (tests only); unset, every shuffle draws from crypto randomness. */
+  WAITING_ROOM_SHUFFLE_SEED: int(0, 2 ** 32 - 1).optional(),
 });
 
 type Env = z.infer<typeof EnvSchema>;
@@ -201,6 +212,9 @@ function crossChecks(env: Env): string[] {
   }
   if (env.PUSH_PROVIDER === 'fcm' && !env.GOOGLE_APPLICATION_CREDENTIALS) {
     problems.push('GOOGLE_APPLICATION_CREDENTIALS: required when PUSH_PROVIDER=fcm');
+  }
+  if (env.WAITING_ROOM_MAX_RATE < env.WAITING_ROOM_MIN_RATE) {
+    problems.push('WAITING_ROOM_MAX_RATE: must be at least WAITING_ROOM_MIN_RATE');
   }
   if (env.SIGNIN_BACKOFF_MAX_SECONDS < env.SIGNIN_BACKOFF_SECONDS) {
     problems.push('SIGNIN_BACKOFF_MAX_SECONDS: must be at least SIGNIN_BACKOFF_SECONDS');
@@ -283,6 +297,16 @@ function toConfig(env: Env) {
       googleCredentials: env.GOOGLE_APPLICATION_CREDENTIALS,
     },
     sweepIntervalMs: env.SWEEP_INTERVAL_MS,
+    waitingRoom: {
+      tickMs: env.WAITING_ROOM_TICK_MS,
+      shuffleSeed: env.WAITING_ROOM_SHUFFLE_SEED,
+      rates: {
+        start: env.WAITING_ROOM_START_RATE,
+        min: env.WAITING_ROOM_MIN_RATE,
+        max: env.WAITING_ROOM_MAX_RATE,
+        targetDecisionMs: env.WAITING_ROOM_TARGET_DECISION_MS,
+      },
+    },
     queue: {
       maxDeliver: env.QUEUE_MAX_DELIVER,
       ackWaitMs: env.QUEUE_ACK_WAIT_MS,

@@ -94,6 +94,9 @@ const BASELINES: Record<string, (f: Fixtures) => Record<string, unknown>> = {
   notificationReceived: () => ({}),
   orderUpdated: () => ({ id: randomUUID() }),
   paymentCountdown: () => ({ orderId: randomUUID() }),
+  joinWaitingRoom: (f) => ({ eventId: f.eventId }),
+  queuePass: (f) => ({ eventId: f.eventId }),
+  queuePassUpdated: (f) => ({ eventId: f.eventId }),
 };
 
 /** Values that are not text: each must be refused with BAD_USER_INPUT naming the field. */

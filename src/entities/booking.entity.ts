@@ -9,6 +9,7 @@ export const BookingRejection = {
   NOT_ON_SALE: 'NOT_ON_SALE',
   INVALID_QUANTITY: 'INVALID_QUANTITY',
   RATE_LIMITED: 'RATE_LIMITED',
+  NOT_ADMITTED: 'NOT_ADMITTED',
 } as const;
 export type BookingRejection = (typeof BookingRejection)[keyof typeof BookingRejection];
 

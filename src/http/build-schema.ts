@@ -11,6 +11,7 @@ import { PaymentResolver } from '../resolvers/payment.resolver.js';
 import { SaleStatsResolver } from '../resolvers/sale-stats.resolver.js';
 import { CurrentSession } from '../resolvers/current-session.middleware.js';
 import { SessionResolver } from '../resolvers/session.resolver.js';
+import { WaitingRoomResolver } from '../resolvers/waiting-room.resolver.js';
 import { guardArguments } from '../schema/argument-guard.js';
 import type { Services } from '../services/index.js';
 import type { SessionService } from '../services/auth/session.service.js';
@@ -45,6 +46,7 @@ function createResolvers(services: Services) {
     new PaymentResolver(services.payments),
     new SaleStatsResolver(services.saleStats),
     new SessionResolver(services.sessions),
+    new WaitingRoomResolver(services.waitingRoom.service),
     new CurrentSession(services.sessions),
   ];
 }
@@ -57,6 +59,7 @@ const RESOLVER_CLASSES = [
   PaymentResolver,
   SaleStatsResolver,
   SessionResolver,
+  WaitingRoomResolver,
 ] as const;
 
 /**

@@ -50,6 +50,13 @@ export class BookTicketArgs {
     description: 'Chosen by the client per purchase intent; a retry with the same key returns the same booking.',
   })
   idempotencyKey!: string;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'For an event with a waiting room: your QueuePass.admissionToken (optional; it saves the gateway a lookup).',
+  })
+  admissionToken?: string | null;
 }
 
 export function toBookingType(view: BookingView): BookingType {

@@ -4,6 +4,7 @@ import { EventStatus, eventStatus } from '../services/events/event-status.js';
 import type { EventView } from '../services/events/event.service.js';
 import { MULTILINE } from './argument-guard.js';
 import { PageInfo } from './page-info.type.js';
+import { WaitingRoomInput } from './waiting-room.type.js';
 
 registerEnumType(EventStatus, { name: 'EventStatus' });
 
@@ -96,6 +97,9 @@ export class CreateEventInput {
 
   @Field(() => Int, { defaultValue: 4 })
   maxPerUser!: number;
+
+  @Field(() => WaitingRoomInput, { nullable: true, description: 'A queue in front of the sale; absent: none.' })
+  waitingRoom?: WaitingRoomInput | null;
 }
 
 @ArgsType()

@@ -21,6 +21,7 @@ import { PaymentSettlement } from './payments/payment-settlement.service.js';
 import { PaymentService } from './payments/payment.service.js';
 import { SaleStatsService } from './events/sale-stats.service.js';
 import { SessionService } from './auth/session.service.js';
+import { createWaitingRoom } from './waiting-room/index.js';
 
 /** Every service of the app, built once per process from the infrastructure it needs. */
 export function createServices(infra: Infra) {
@@ -37,7 +38,8 @@ export function createServices(infra: Infra) {
   const gate = new StockGate(infra.redis, config.namespace);
   const registry = new BookingRegistry(infra.redis, config.namespace);
   const stock = new StockCounts(infra.live, gate, infra.orm, infra.log);
-  const events = new EventService(catalog, stock);
+  const waitingRoom = createWaitingRoom(infra, catalog);
+  const events = new EventService(catalog, stock, waitingRoom.repo);
   const notifications = new NotificationService(infra.live);
   const decider = new BookingDecider(infra.orm, gate, catalog, config.booking.holdSeconds);
   const bookings = new BookingService({
@@ -51,6 +53,7 @@ export function createServices(infra: Infra) {
     metrics: infra.metrics,
     log: infra.log,
     orm: infra.orm,
+    admission: waitingRoom.service,
   });
   const orderTickets = new OrderTickets(gate, catalog, decider, infra.live);
   const orders = new OrderService(infra.live);
@@ -87,7 +90,8 @@ export function createServices(infra: Infra) {
     decider,
     orderTickets,
     orders,
-    feeds: createLiveFeeds({ events, bookings, notifications, orders }),
+    feeds: createLiveFeeds({ events, bookings, notifications, orders, waitingRoom: waitingRoom.service }),
+    waitingRoom,
     paymentGateway,
     transitions,
     settlement,

@@ -5,6 +5,7 @@ import type { NotificationLive } from './messages/live-topics.js';
 import type { NotificationService } from './notifications/notification.service.js';
 import type { Order } from '../entities/order.entity.js';
 import type { CountdownView, OrderService } from './orders/order.service.js';
+import type { QueuePassView, WaitingRoomService } from './waiting-room/waiting-room.service.js';
 
 /**
  * The sources of GraphQL subscriptions. type-graphql's `subscribe` functions are static, so they
@@ -16,6 +17,7 @@ export interface LiveFeeds {
   notifications(ctx: RequestContext): AsyncIterableIterator<NotificationLive>;
   order(ctx: RequestContext, orderId: string): AsyncIterableIterator<Order>;
   countdown(ctx: RequestContext, orderId: string): AsyncIterableIterator<CountdownView>;
+  queuePass(ctx: RequestContext, eventId: string): AsyncIterableIterator<QueuePassView>;
 }
 
 /**
@@ -32,6 +34,7 @@ export function createLiveFeeds(services: {
   bookings: BookingService;
   notifications: NotificationService;
   orders: OrderService;
+  waitingRoom: WaitingRoomService;
 }): LiveFeeds {
   return {
     notifications: (ctx) => services.notifications.received(ctx),
@@ -39,5 +42,6 @@ export function createLiveFeeds(services: {
     booking: (ctx, bookingId) => services.bookings.updates(ctx, bookingId),
     order: (ctx, orderId) => services.orders.updates(ctx, orderId),
     countdown: (ctx, orderId) => services.orders.countdown(ctx, orderId),
+    queuePass: (ctx, eventId) => services.waitingRoom.updates(ctx, eventId),
   };
 }

@@ -10,6 +10,7 @@ import { startOutboxRelay } from './outbox.relay.js';
 import { startPaymentWorker } from './payment.worker.js';
 import { startStockSweeper } from './stock.sweeper.js';
 import { startWebhookSweeper } from './webhook.sweeper.js';
+import { startWaitingRoomWorker } from './waiting-room.worker.js';
 import type { Worker } from './worker.js';
 
 /**
@@ -39,5 +40,6 @@ export async function startWorkers(infra: Infra, services: Services, run: Readon
   }
   if (run.has('payments')) workers.push(await startPaymentWorker(infra, services.settlement));
   if (run.has('expiry')) workers.push(await startExpiryWorker(infra, services.holds));
+  if (run.has('sweeps')) workers.push(startWaitingRoomWorker(infra, services.waitingRoom.runner));
   return workers;
 }

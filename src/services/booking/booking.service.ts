@@ -54,6 +54,8 @@ export interface BookingServiceDeps {
   metrics: Metrics;
   log: Logger;
   orm: Database;
+  /** Refuses buyers without a valid admission to events that have a waiting room. */
+  admission: { refuses(userId: string, eventId: string, admissionToken?: string | null): Promise<boolean> };
 }
 
 /**
@@ -72,7 +74,7 @@ export class BookingService {
 
   async book(
     ctx: RequestContext,
-    args: { eventId: string; quantity?: number | null; idempotencyKey: string },
+    args: { eventId: string; quantity?: number | null; idempotencyKey: string; admissionToken?: string | null },
   ): Promise<BookingView> {
     const user = ctx.user!;
     const key = args.idempotencyKey;
@@ -117,6 +119,9 @@ export class BookingService {
     };
     if (this.deps.stock.isSoldOut(event.id) && !this.deps.stock.mayHold(event.id, user.id)) {
       return this.rejectSoldOut(record, view, event.startsAt);
+    }
+    if (await this.deps.admission.refuses(user.id, event.id, args.admissionToken)) {
+      return reject(BookingRejection.NOT_ADMITTED);
     }
     if (!this.deps.health.allUp()) throw this.unavailable('health');
 

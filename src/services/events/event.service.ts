@@ -11,6 +11,8 @@ import type { EventCatalog } from './event-catalog.js';
 import { countEvents, searchEvents, upcomingEvents, type EventRow } from './event.repository.js';
 import type { StockCounts } from './stock-counts.js';
 import { isUuid, parseInput } from '../shared/validation.js';
+import type { WaitingRoomRepository } from '../waiting-room/waiting-room.repository.js';
+import { WaitingRoomInput } from '../waiting-room/waiting-room.rules.js';
 
 /** An event with its current number of available tickets. */
 export interface EventView {
@@ -33,6 +35,7 @@ export const CreateEventInput = z
       .transform((c) => c.toUpperCase()),
     ticketsTotal: z.number().int().min(1, { error: 'must be positive' }).max(10_000_000),
     maxPerUser: z.number().int().min(1, { error: 'must be positive' }).max(1000),
+    waitingRoom: WaitingRoomInput.nullish(),
   })
   .refine((e) => e.saleStartsAt < e.startsAt, {
     path: ['saleStartsAt'],
@@ -52,15 +55,17 @@ export class EventService {
   constructor(
     private readonly catalog: EventCatalog,
     private readonly stock: StockCounts,
+    private readonly waitingRooms: WaitingRoomRepository,
   ) {}
 
   async create(ctx: RequestContext, input: CreateEventInput): Promise<EventView> {
-    const data = parseInput(CreateEventInput, input);
+    const { waitingRoom, ...data } = parseInput(CreateEventInput, input);
     const event = await ctx.em.transactional(async (em) => {
       const created = em.create(Event, { id: randomUUID(), ...data, createdAt: new Date() });
       // Stock refers to the event by a plain column, so the event row must exist first.
       await em.flush();
       em.create(Stock, { eventId: created.id, available: data.ticketsTotal, version: '0', updatedAt: new Date() });
+      if (waitingRoom) await this.waitingRooms.create(em, created.id, waitingRoom);
       return created;
     });
     return { event: this.catalog.remember(event), available: data.ticketsTotal };

@@ -10,8 +10,9 @@ import {
 import type { WebEventQuery } from '../gql/graphql';
 import { Link, navigate } from '../router';
 import { useSession } from '../session';
+import { WaitingRoomPanel } from './waiting-room';
 
-type EventDetail = NonNullable<WebEventQuery['event']>;
+export type EventDetail = NonNullable<WebEventQuery['event']>;
 
 export function EventPage({ id }: { id: string }) {
   const [event, setEvent] = useState<EventDetail | null | undefined>(undefined);
@@ -70,15 +71,26 @@ export function EventPage({ id }: { id: string }) {
           <dd>{dateTime(event.saleStartsAt)}</dd>
         </div>
       </dl>
-      {/* Seam for the waiting room: an event that has one shows its queue pass (queuePassUpdated) here, and the booking panel only once admitted. */}
-      <BookingPanel event={event} />
+      {event.waitingRoom ? (
+        <WaitingRoomPanel event={event}>
+          {/* An admission means the sale is open, even if this page loaded before it was. */}
+          {(admissionToken) => (
+            <BookingPanel
+              event={event.status === 'SCHEDULED' ? { ...event, status: 'ON_SALE' } : event}
+              admissionToken={admissionToken}
+            />
+          )}
+        </WaitingRoomPanel>
+      ) : (
+        <BookingPanel event={event} />
+      )}
     </article>
   );
 }
 
 type Outcome = { kind: 'queued' } | { kind: 'rejected'; reason: string } | { kind: 'error'; message: string };
 
-function BookingPanel({ event }: { event: EventDetail }) {
+function BookingPanel({ event, admissionToken }: { event: EventDetail; admissionToken?: string }) {
   const { user } = useSession();
   const [quantity, setQuantity] = useState(1);
   const [busy, setBusy] = useState(false);
@@ -113,6 +125,7 @@ function BookingPanel({ event }: { event: EventDetail }) {
         eventId: event.id,
         quantity,
         idempotencyKey: crypto.randomUUID(),
+        admissionToken: admissionToken ?? null,
       });
       switch (b.status) {
         case 'RESERVED':
