@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { urlsFromEnv } from '../scripts/local-services.js';
 import type { StockGate } from '../src/infra/stock-gate.js';
-import { BookingDecider } from '../src/services/booking-decider.js';
+import { BookingDecider } from '../src/services/booking/booking-decider.js';
 import { startBookingSweeper } from '../src/workers/booking.sweeper.js';
 import { startBookingWorker } from '../src/workers/booking.worker.js';
 import type { PeriodicWorker } from '../src/workers/periodic.js';
