@@ -2,7 +2,7 @@ import type { Infra } from '../infra/infra.js';
 import type { Services } from '../services/index.js';
 import { startBookingSweeper } from './booking.sweeper.js';
 import { startBookingWorker } from './booking.worker.js';
-import { startExpirySweeper } from './expiry.sweeper.js';
+import { startExpirySweepers } from './expiry.sweeper.js';
 import { startExpiryWorker } from './expiry.worker.js';
 import { startNotificationWorker } from './notification.worker.js';
 import { startOutboxRelay } from './outbox.relay.js';
@@ -24,6 +24,6 @@ export async function startWorkers(infra: Infra, services: Services): Promise<Wo
   workers.push(await startPaymentWorker(infra, services.settlement));
   workers.push(startWebhookSweeper(infra));
   workers.push(await startExpiryWorker(infra, services.holds));
-  workers.push(startExpirySweeper(infra, services.holds));
+  workers.push(...startExpirySweepers(infra, services.holds));
   return workers;
 }
