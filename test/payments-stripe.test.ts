@@ -146,7 +146,7 @@ describe('with the stripe driver', () => {
     };
     await eventually(holdsOver, EXPIRY_WAIT_MS);
 
-    const result = await sys.app.services.holds.sweep(1); // one order per page
+    const result = await sys.app.services.holds.sweepPaying(1); // one order per page
     expect(result.pending).toContain(stuck.orderId);
     expect(await orderStatus(sys.app, stuck.orderId)).toBe('PAYING');
     expect(await orderStatus(sys.app, next.orderId)).toBe('CANCELLED');

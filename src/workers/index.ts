@@ -3,7 +3,7 @@ import type { Infra } from '../infra/infra.js';
 import type { Services } from '../services/index.js';
 import { startBookingSweeper } from './booking.sweeper.js';
 import { startBookingWorker } from './booking.worker.js';
-import { startExpirySweeper } from './expiry.sweeper.js';
+import { startExpirySweepers } from './expiry.sweeper.js';
 import { startExpiryWorker } from './expiry.worker.js';
 import { startNotificationWorker } from './notification.worker.js';
 import { startOutboxRelay } from './outbox.relay.js';
@@ -31,7 +31,9 @@ export async function startWorkers(infra: Infra, services: Services, run: Readon
     workers.push(startBookingSweeper(infra, services.registry));
     workers.push(startStockSweeper(infra, services.gate, services.decider));
     workers.push(startWebhookSweeper(infra));
-    workers.push(startExpirySweeper(infra, services.holds));
+    workers.push(...startExpirySweepers(infra, services.holds));
+    // The waiting rooms' admission loop: one runner at a time, like the sweeps.
+    workers.push(startWaitingRoomWorker(infra, services.waitingRoom.runner));
   }
   // The outbox relay publishes committed effects (notifications among them) to NATS.
   if (run.has('notifications')) {
@@ -40,6 +42,5 @@ export async function startWorkers(infra: Infra, services: Services, run: Readon
   }
   if (run.has('payments')) workers.push(await startPaymentWorker(infra, services.settlement));
   if (run.has('expiry')) workers.push(await startExpiryWorker(infra, services.holds));
-  if (run.has('sweeps')) workers.push(startWaitingRoomWorker(infra, services.waitingRoom.runner));
   return workers;
 }

@@ -54,10 +54,10 @@ export class HoldExpiry {
   }
 
   /**
-   * The safety net: every open order whose hold has ended, in batches. Rows another transaction
-   * holds (an expiry job, a payment) are skipped and left to it.
+   * The safety net for unpaid holds: every one that has ended, in batches, one statement each.
+   * Rows another transaction holds (an expiry job, a payment) are skipped and left to it.
    */
-  async sweep(batchSize = 500): Promise<ExpiryResult> {
+  async sweepUnpaid(batchSize = 500): Promise<number> {
     let cancelled = 0;
     for (;;) {
       const { seen, moved } = await this.deps.transitions.run(async (t) => {
@@ -67,11 +67,18 @@ export class HoldExpiry {
       });
       await this.deps.settlement.cancelIntentsOf(moved);
       cancelled += moved.length;
-      if (seen < batchSize) break;
+      if (seen < batchSize) return cancelled;
     }
-    // Every overdue PAYING order, page by page: one the provider cannot cancel yet must not keep
-    // the ones behind it waiting.
-    const result: ExpiryResult = { cancelled, pending: [] };
+  }
+
+  /**
+   * The safety net for PAYING orders whose hold has ended, page by page: each costs a call to the
+   * provider, and one the provider cannot cancel yet (or whose row another transaction holds)
+   * must not keep the ones behind it waiting. Kept apart from `sweepUnpaid` (its own round), so
+   * slow provider calls never hold up the end of unpaid holds.
+   */
+  async sweepPaying(batchSize = 500): Promise<ExpiryResult> {
+    const result: ExpiryResult = { cancelled: 0, pending: [] };
     let after: { expiresAt: string; id: string } | null = null;
     for (;;) {
       const page = await overduePayingPage(this.deps.orm.em.fork(), after, batchSize);

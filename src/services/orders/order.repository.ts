@@ -195,6 +195,15 @@ export async function lockOverdueUnpaid(tx: EntityManager, limit: number): Promi
 }
 
 /**
+ * Locks the order's row unless another transaction holds it: false then, at once, instead of
+ * waiting (up to `lock_timeout`) for a transaction that is settling or cancelling it already.
+ */
+export async function lockOrderUnlessHeld(tx: EntityManager, id: string): Promise<boolean> {
+  const rows = await tx.execute<{ id: string }[]>(`select id from orders where id = ? for update skip locked`, [id]);
+  return rows.length > 0;
+}
+
+/**
  * One page of overdue PAYING orders by (expires_at, id). The cursor keeps Postgres' microseconds
  * as text: a JS Date would round them to milliseconds.
  */

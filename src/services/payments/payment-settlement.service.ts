@@ -6,7 +6,7 @@ import type { PaymentGateway } from '../../infra/payments/payment-gateway.js';
 import type { Logger } from '../../logger.js';
 import type { Metrics } from '../../metrics.js';
 import { OPEN_STATUSES } from '../orders/order-statuses.js';
-import { readOrder } from '../orders/order.repository.js';
+import { lockOrderUnlessHeld, readOrder } from '../orders/order.repository.js';
 import type { OrderTransitions, Transition } from '../orders/order-transitions.js';
 import { paymentBy, setPaymentStatus, unsettledIntents, type PaymentRef } from './payment.repository.js';
 import { claimWebhookEvent, finishWebhookEvent, storedWebhookEvent } from './webhook-event.repository.js';
@@ -94,7 +94,8 @@ export class PaymentSettlement {
    * Cancels a PAYING order's intent at the provider, then the order: `canceled` → CANCELLED with
    * its tickets back; `already_succeeded` → the money arrived first, the order succeeds (its
    * succeeded webhook will find it settled); `not_cancelable` (e.g. `processing`) → pending, try
-   * again later. With `expired`, only an order whose hold has ended is cancelled.
+   * again later. With `expired`, only an order whose hold has ended is cancelled, and one whose
+   * row another transaction holds is `pending`.
    */
   async cancelPaying(orderId: string, opts: { expired: boolean }): Promise<CancelPayingResult> {
     const order = await readOrder(this.deps.orm.em, orderId);
@@ -124,14 +125,17 @@ export class PaymentSettlement {
         return paid ? 'succeeded' : 'changed';
       }
     }
-    const cancelled = await this.deps.transitions.run(async (t) => {
+    return this.deps.transitions.run<CancelPayingResult>(async (t) => {
+      // At expiry, a row another transaction holds (a webhook settling it, another expiry path
+      // cancelling it) is left to it and tried again later: waiting for it would hold up every
+      // expiry behind this one for up to the lock timeout.
+      if (opts.expired && !(await lockOrderUnlessHeld(t.tx, orderId))) return 'pending';
       // The intent is cancelled now, so whatever open status the order reached meanwhile ends too.
       const [cancelled] = await t.cancel([orderId], OPEN_STATUSES, { expired: opts.expired });
-      if (!cancelled) return false;
+      if (!cancelled) return 'changed';
       await setPaymentStatus(t.tx, orderId, 'canceled');
-      return true;
+      return 'cancelled';
     });
-    return cancelled ? 'cancelled' : 'changed';
   }
 
   /**
