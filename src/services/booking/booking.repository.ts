@@ -114,7 +114,11 @@ export async function storeRejection(
 
 /** The bookings among these ids that Postgres decided. */
 /** Of these attempts, those Postgres decided more than `olderThanSeconds` ago. */
-export async function decidedBefore(em: EntityManager, ids: readonly string[], olderThanSeconds: number): Promise<string[]> {
+export async function decidedBefore(
+  em: EntityManager,
+  ids: readonly string[],
+  olderThanSeconds: number,
+): Promise<string[]> {
   const rows = await em.execute<{ id: string }[]>(
     `select id from bookings where id in (?) and decided_at < now() - make_interval(secs => ?)`,
     [[...ids], olderThanSeconds],

@@ -89,6 +89,9 @@ export class StockRepair {
   private async forgetLostSettles(eventId: string): Promise<number> {
     const ids = await this.deps.gate.inflightIds(eventId);
     if (ids.length === 0) return 0;
-    return this.deps.gate.forgetSettled(eventId, await decidedBefore(this.deps.orm.em.fork(), ids, SETTLE_LOST_AFTER_SECONDS));
+    return this.deps.gate.forgetSettled(
+      eventId,
+      await decidedBefore(this.deps.orm.em.fork(), ids, SETTLE_LOST_AFTER_SECONDS),
+    );
   }
 }
