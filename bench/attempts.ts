@@ -9,6 +9,21 @@ export const SOLD_OUT = 2;
 const OTHER = 3;
 const MAX_RETRIES = 20;
 
+/** What the burst and the ramp both report of their attempts. */
+export interface AttemptFigures {
+  bookTicket: Summary;
+  decision: Summary;
+  /** Attempt sent → Postgres decision (see serverDecisionTimes). */
+  committedDecision: Summary;
+  /** Gateway began the call → Postgres decision. */
+  admittedDecision: Summary;
+  queuedAnswers: number;
+  errors: number;
+  firstError: string | undefined;
+  undecided: number;
+  reasons: Record<string, number>;
+}
+
 /** Every attempt of a phase: when it was sent, answered and decided (performance.now() ms), and how. */
 export class Attempts {
   readonly sentAt: Float64Array;

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { bookingIdFor } from '../src/services/booking/booking.service.js';
-import { Attempts, RESERVED, SOLD_OUT } from './attempts.js';
+import { Attempts, RESERVED, SOLD_OUT, type AttemptFigures } from './attempts.js';
 import type { Ctx } from './context.js';
 import { gatewayRejections, serverDecisionTimes, toEpoch } from './decision-times.js';
 import { checkInvariants, invariantsNote, type InvariantCheck } from './invariants.js';
@@ -16,7 +16,7 @@ import {
 import { POLLERS, QueuedPoller } from './queued-poller.js';
 import { Readers } from './readers.js';
 import { createEvent, type Users } from './seed.js';
-import { group, rate, type Summary } from './stats.js';
+import { group, rate } from './stats.js';
 import { bookingCounters } from './system.js';
 import { Timeline, renderTimeline, withCpu, type PhaseCpu, type TimelineRow } from './timeline.js';
 
@@ -25,7 +25,7 @@ import { Timeline, renderTimeline, withCpu, type PhaseCpu, type TimelineRow } fr
  * sockets, HTTP buyers sharing `burstConnections` connections), while readers refresh the page.
  */
 
-export interface BurstResult {
+export interface BurstResult extends AttemptFigures {
   eventId: string;
   attempts: number;
   wsAttempts: number;
@@ -36,17 +36,6 @@ export interface BurstResult {
   attemptWindowMs: number;
   attemptsPerSec: number;
   decisionsPerSec: number;
-  bookTicket: Summary;
-  decision: Summary;
-  /** Attempt sent → Postgres decision (see serverDecisionTimes). */
-  committedDecision: Summary;
-  /** Gateway began the call → Postgres decision. */
-  admittedDecision: Summary;
-  queuedAnswers: number;
-  errors: number;
-  firstError: string | undefined;
-  undecided: number;
-  reasons: Record<string, number>;
   rejectedAtGateway: number;
   decidedByWorkers: number;
   rejectedAtGatewayShare: number;

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { bookingIdFor } from '../src/services/booking/booking.service.js';
-import { Attempts } from './attempts.js';
+import { Attempts, type AttemptFigures } from './attempts.js';
 import type { Ctx } from './context.js';
 import { serverDecisionTimes } from './decision-times.js';
 import { checkInvariants, invariantsNote, type InvariantCheck } from './invariants.js';
@@ -8,7 +8,7 @@ import { HttpClient, openLoop } from './load.js';
 import { bookPayload, parseHttpBooking, type Parsed } from './operations.js';
 import { POLLERS, QueuedPoller } from './queued-poller.js';
 import { createEvent, type Users } from './seed.js';
-import { group, type Summary } from './stats.js';
+import { group } from './stats.js';
 import { Timeline, renderTimeline, withCpu, type PhaseCpu, type TimelineRow } from './timeline.js';
 
 /**
@@ -16,7 +16,7 @@ import { Timeline, renderTimeline, withCpu, type PhaseCpu, type TimelineRow } fr
  * than attempts, so every attempt goes through a worker.
  */
 
-export interface RampResult {
+export interface RampResult extends AttemptFigures {
   eventId: string;
   rate: number;
   attempts: number;
@@ -24,17 +24,6 @@ export interface RampResult {
   connections: number;
   /** Most attempts that waited in the client for a free connection (0: the generator kept up). */
   maxClientQueue: number;
-  bookTicket: Summary;
-  decision: Summary;
-  /** Attempt sent → Postgres decision (see serverDecisionTimes). */
-  committedDecision: Summary;
-  /** Gateway began the call → Postgres decision. */
-  admittedDecision: Summary;
-  queuedAnswers: number;
-  errors: number;
-  firstError: string | undefined;
-  undecided: number;
-  reasons: Record<string, number>;
   invariants: InvariantCheck;
   timeline: TimelineRow[];
 }
