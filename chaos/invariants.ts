@@ -35,7 +35,7 @@ const LIVE = `('UNPAID', 'PAYING', 'FAILED', 'SUCCEEDED')`;
  * Rejections that refuse one request rather than decide the attempt (README, "One decision per
  * key"): the gateway answers them without recording anything, so the key may be decided later.
  */
-export const REFUSALS = new Set(['NOT_ON_SALE', 'INVALID_QUANTITY', 'RATE_LIMITED']);
+export const REFUSALS = new Set(['NOT_ON_SALE', 'INVALID_QUANTITY', 'RATE_LIMITED', 'NOT_ADMITTED']);
 
 export async function checkInvariants(
   db: pg.Pool,

@@ -53,10 +53,8 @@ const join = (eventId: string, token: string) =>
   gqlOk(sys.url, JoinWaitingRoomDocument, { eventId }, token).then((d) => d.joinWaitingRoom);
 const pass = (eventId: string, token: string) =>
   gqlOk(sys.url, QueuePassDocument, { eventId }, token).then((d) => d.queuePass);
-const book = (eventId: string, token: string, admissionToken?: string | null) =>
-  gqlOk(sys.url, BookAdmittedDocument, { eventId, idempotencyKey: randomUUID(), admissionToken }, token).then(
-    (d) => d.bookTicket,
-  );
+const book = (eventId: string, token: string, admissionToken?: string | null, idempotencyKey = randomUUID()) =>
+  gqlOk(sys.url, BookAdmittedDocument, { eventId, idempotencyKey, admissionToken }, token).then((d) => d.bookTicket);
 const admitted = (eventId: string, token: string, timeoutMs = 15_000) =>
   eventually(
     async () => {
@@ -155,7 +153,9 @@ describe('the waiting room', () => {
       waitingRoom: { opensMinutesBefore: 30, admitPerSecond: 1000, admissionSeconds: 10 },
     });
     const [alice, bob] = await Promise.all([signUp(sys), signUp(sys)]);
-    expect(await book(event.id, alice.token)).toMatchObject({ status: 'REJECTED', reason: 'NOT_ADMITTED' });
+    // A refusal of the request, not a decision of the attempt: the same key is decided once admitted.
+    const key = randomUUID();
+    expect(await book(event.id, alice.token, null, key)).toMatchObject({ status: 'REJECTED', reason: 'NOT_ADMITTED' });
 
     const joined = await join(event.id, alice.token);
     expect(joined.position).toBe(1);
@@ -168,7 +168,7 @@ describe('the waiting room', () => {
       reason: 'NOT_ADMITTED',
     });
     // Through the token (no lookup) and without it (the pass), alike.
-    const first = await book(event.id, alice.token, a.admissionToken);
+    const first = await book(event.id, alice.token, a.admissionToken, key);
     expect(first.status === 'RESERVED' || first.status === 'QUEUED').toBe(true);
     const second = await book(event.id, alice.token);
     expect(second.reason).not.toBe('NOT_ADMITTED');
