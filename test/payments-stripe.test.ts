@@ -84,6 +84,7 @@ describe('with the stripe driver', () => {
     const results = await Promise.all(
       Array.from({ length: 6 }, () => gql(sys.url, PayOrderDocument, { orderId }, buyer!.token)),
     );
+    expect(results.map((r) => r.errors ?? [])).toEqual(results.map(() => []));
     const ids = new Set(results.map((r) => r.data?.payOrder.paymentIntentId));
     expect(ids.size).toBe(1);
     expect([...stripe.intents.values()].filter((i) => i.metadata['orderId'] === orderId)).toHaveLength(1);
