@@ -31,29 +31,41 @@ export type AdmitResult =
 
 const RECORD_TTL_SECONDS = 7 * 86_400;
 
-// KEYS: record, rate counter, pending index. ARGV: record JSON, limit, window ms, deadline ms, booking id, ttl.
+// Deadlines are on Redis' clock (TIME), never a process's: a gateway or sweeper whose clock is
+// off would otherwise queue every attempt again at once, or none for minutes.
+const REDIS_NOW_MS = `local t = redis.call('TIME') local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)`;
+
+// KEYS: record, rate counter, pending index. ARGV: record JSON, limit, window ms, decide within ms, booking id, ttl.
 const ADMIT = `
+${REDIS_NOW_MS}
 local rec = redis.call('GET', KEYS[1])
 if rec then return {'EXISTS', rec} end
 local n = redis.call('INCR', KEYS[2])
 if n == 1 then redis.call('PEXPIRE', KEYS[2], ARGV[3]) end
 if n > tonumber(ARGV[2]) then return {'RATE_LIMITED'} end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[6])
-redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
+redis.call('ZADD', KEYS[3], now + tonumber(ARGV[4]), ARGV[5])
 return {'NEW'}
 `;
 
-// KEYS: record, pending index. ARGV: deadline ms, booking id, ttl. Only an attempt still QUEUED:
+// KEYS: record, pending index. ARGV: decide within ms, booking id, ttl. Only an attempt still QUEUED:
 // a decision recorded meanwhile (a worker's, or a dead-lettered attempt's REJECTED) must stand.
 const POSTPONE = `
+${REDIS_NOW_MS}
 local rec = redis.call('GET', KEYS[1])
 if not rec then return 0 end
 local r = cjson.decode(rec)
 if r.status ~= 'QUEUED' then return 0 end
 r.republished = (tonumber(r.republished) or 0) + 1
 redis.call('SET', KEYS[1], cjson.encode(r), 'EX', ARGV[3])
-redis.call('ZADD', KEYS[2], ARGV[1], ARGV[2])
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[1]), ARGV[2])
 return r.republished
+`;
+
+// KEYS: pending index. ARGV: limit, look ahead ms. The attempts whose deadline has passed on Redis' clock.
+const OVERDUE = `
+${REDIS_NOW_MS}
+return redis.call('ZRANGEBYSCORE', KEYS[1], 0, now + tonumber(ARGV[2]), 'LIMIT', 0, ARGV[1])
 `;
 
 type ScriptFn = (...args: (string | number)[]) => Promise<unknown>;
@@ -68,6 +80,7 @@ export class BookingRegistry {
     this.keys = redisKeys(namespace);
     redis.defineCommand('bookingAdmit', { numberOfKeys: 3, lua: ADMIT });
     redis.defineCommand('bookingPostpone', { numberOfKeys: 2, lua: POSTPONE });
+    redis.defineCommand('bookingOverdue', { numberOfKeys: 1, lua: OVERDUE });
   }
 
   private recordKey(group: number, bookingId: string): string {
@@ -80,12 +93,12 @@ export class BookingRegistry {
 
   /**
    * One round trip: returns the existing record for this booking id, or applies the user's rate
-   * limit and records the attempt as QUEUED with a decision deadline.
+   * limit and records the attempt as QUEUED, to be decided within `decideWithinMs` (Redis' clock).
    */
   async admit(
     record: BookingRecord,
     rate: { limit: number; windowMs: number },
-    deadlineMs: number,
+    decideWithinMs: number,
   ): Promise<AdmitResult> {
     const admit = (this.redis as unknown as Record<string, ScriptFn>)['bookingAdmit']!.bind(this.redis);
     const group = bookingGroup(record.userId);
@@ -96,7 +109,7 @@ export class BookingRegistry {
       JSON.stringify(record),
       rate.limit,
       rate.windowMs,
-      deadlineMs,
+      decideWithinMs,
       record.bookingId,
       RECORD_TTL_SECONDS,
     )) as [string, string?];
@@ -193,12 +206,16 @@ export class BookingRegistry {
     );
   }
 
-  /** Attempts whose decision deadline has passed, oldest first within each group, at most `limit` per group. */
-  async overdue(nowMs: number, limit: number): Promise<PendingRef[]> {
+  /**
+   * Attempts whose decision deadline has passed on Redis' clock (or passes within `aheadMs`),
+   * oldest first within each group, at most `limit` per group.
+   */
+  async overdue(limit: number, aheadMs = 0): Promise<PendingRef[]> {
+    const overdue = (this.redis as unknown as Record<string, ScriptFn>)['bookingOverdue']!.bind(this.redis);
     const groups = Array.from({ length: BOOKING_GROUPS }, (_, group) => group);
     const found = await Promise.all(
       groups.map(async (group) =>
-        (await this.redis.zrangebyscore(this.pendingKey(group), 0, nowMs, 'LIMIT', 0, limit)).map((bookingId) => ({
+        ((await overdue(this.pendingKey(group), limit, aheadMs)) as string[]).map((bookingId) => ({
           group,
           bookingId,
         })),
@@ -212,13 +229,13 @@ export class BookingRegistry {
    * step that does nothing once the attempt is decided. Returns the re-publish count, or 0 when it
    * is no longer QUEUED (and must not be queued again).
    */
-  async postpone(ref: PendingRef, deadlineMs: number): Promise<number> {
+  async postpone(ref: PendingRef, decideWithinMs: number): Promise<number> {
     const postpone = (this.redis as unknown as Record<string, ScriptFn>)['bookingPostpone']!.bind(this.redis);
     return Number(
       await postpone(
         this.recordKey(ref.group, ref.bookingId),
         this.pendingKey(ref.group),
-        deadlineMs,
+        decideWithinMs,
         ref.bookingId,
         RECORD_TTL_SECONDS,
       ),

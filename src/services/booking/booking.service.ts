@@ -130,7 +130,7 @@ export class BookingService {
       admitted = await this.deps.registry.admit(
         record,
         { limit: this.deps.config.ratePerSecond, windowMs: 1000 },
-        now + this.deps.config.decisionDeadlineMs,
+        this.deps.config.decisionDeadlineMs,
       );
     } catch (err) {
       this.deps.health.reportFailure('redis', err);

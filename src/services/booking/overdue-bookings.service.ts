@@ -31,8 +31,7 @@ export class OverdueBookings {
   /** One round over up to `batch` attempts past their deadline. */
   async sweep(batch: number): Promise<void> {
     const { registry, orm, nats, live, log } = this.deps;
-    const now = Date.now();
-    const refs = await registry.overdue(now, batch);
+    const refs = await registry.overdue(batch);
     if (refs.length === 0) return;
     const ids = refs.map((r) => r.bookingId);
     const decided = await decidedBookings(orm.em.fork(), ids);
@@ -47,7 +46,7 @@ export class OverdueBookings {
       }
       // Postponed first, and only while still QUEUED: a worker's decision recorded in between
       // (a rejection, a dead-lettered attempt's close) is never undone by queueing it again.
-      const attempt = await registry.postpone(ref, now + this.deps.decisionDeadlineMs);
+      const attempt = await registry.postpone(ref, this.deps.decisionDeadlineMs);
       if (attempt === 0) continue;
       // Queued again even when Postgres has decided it: the batch that decided it may not have
       // told Redis (its tickets still counted in flight, e.g. dead-lettered while Postgres was
