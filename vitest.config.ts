@@ -4,6 +4,14 @@ import { defineConfig } from 'vitest/config';
 
 const require = createRequire(import.meta.url);
 
+/** The test files that run a second time on clustered engines: every flow of a sale, end to end. */
+const CLUSTER_FILES = [
+  'test/booking.test.ts',
+  'test/payments.test.ts',
+  'test/payment-expiry.test.ts',
+  'test/notification-pipeline.test.ts',
+];
+
 export default defineConfig({
   // type-graphql and MikroORM read decorator metadata, which esbuild does not emit; SWC does.
   plugins: [
@@ -21,7 +29,22 @@ export default defineConfig({
     alias: [{ find: /^graphql$/, replacement: require.resolve('graphql') }],
   },
   test: {
-    include: ['test/**/*.test.ts', 'src/**/*.test.ts', 'bench/**/*.test.ts'],
+    projects: [
+      {
+        extends: true,
+        test: { name: 'single', include: ['test/**/*.test.ts', 'src/**/*.test.ts', 'bench/**/*.test.ts'] },
+      },
+      {
+        // The booking, payment and notification flows again, on a Redis Cluster and a NATS cluster.
+        extends: true,
+        test: {
+          name: 'cluster',
+          include: CLUSTER_FILES,
+          globalSetup: ['test/cluster-setup.ts'],
+          setupFiles: ['test/support/on-cluster.ts'],
+        },
+      },
+    ],
     globalSetup: ['test/global-setup.ts'],
     setupFiles: ['test/support/failure-logs.ts'],
     pool: 'forks',

@@ -20,6 +20,25 @@ declare module 'vitest' {
  * a second) and finds or installs Chromium for the browser tests.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // Every project (single, cluster) runs its global setup in this one process: the work is done
+  // once, each project is given its result, and the services stop after the last project.
+  const shared = globalThis as { testSetup?: Promise<Prepared>; testSetupUsers?: number };
+  shared.testSetup ??= prepare();
+  shared.testSetupUsers = (shared.testSetupUsers ?? 0) + 1;
+  const { chromium, stop } = await shared.testSetup;
+  project.provide('chromium', chromium);
+  return async () => {
+    shared.testSetupUsers = (shared.testSetupUsers ?? 1) - 1;
+    if (shared.testSetupUsers === 0) await stop();
+  };
+}
+
+interface Prepared {
+  chromium: { path: string } | { path: null; reason: string };
+  stop: () => Promise<void>;
+}
+
+async function prepare(): Promise<Prepared> {
   const log = (msg: string) => console.log(`[local-services] ${msg}`);
   const given = urlsFromEnv();
   let services: LocalServices;
@@ -57,7 +76,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
   await build({ configFile: fileURLToPath(new URL('../web/vite.config.ts', import.meta.url)), logLevel: 'warn' });
   const chromium = await ensureChromium((msg) => console.log(`[browser] ${msg}`));
   if (chromium.path === null) console.warn(`[browser] the browser tests are skipped: ${chromium.reason}`);
-  project.provide('chromium', chromium);
   console.log(`[tests] test systems log to ${TEST_LOG_DIR} (shown here only for a failed test)`);
-  return () => services.stop();
+  return { chromium, stop: () => services.stop() };
 }

@@ -7,6 +7,7 @@ import { loadConfig, type Config } from '../../src/config.js';
 import { urlsFromEnv } from '../../scripts/local-services.js';
 import { createScratchDatabase, dropDatabase } from '../../src/infra/database.js';
 import { deleteNamespace, scratchNamespace } from '../../src/infra/namespace.js';
+import { isCluster } from '../../src/infra/redis.js';
 import { createLogger } from '../../src/logger.js';
 import { testLogDestination } from './test-logs.js';
 
@@ -68,6 +69,11 @@ export async function startTestSystem(env: Record<string, string> = {}): Promise
   } catch (err) {
     await cleanUp().catch(() => undefined); // the start-up error is the one worth reporting
     throw err;
+  }
+  if (process.env['TEST_EXPECTS_CLUSTER'] === 'true' && !isCluster(app.infra.redis)) {
+    await app.stop();
+    await cleanUp();
+    throw new Error('this test file runs in the cluster project, but its system is not on the Redis Cluster');
   }
   const extra: App[] = [];
   return {
