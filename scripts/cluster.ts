@@ -66,6 +66,8 @@ async function main(): Promise<void> {
 
     const env: Record<string, string> = {
       DATABASE_URL: pg.primaryUrl,
+      // Browsing, search and order history read the replica (see src/infra/database-reads.ts).
+      DATABASE_READ_URL: pg.replicaUrl,
       REDIS_URL: redis.url,
       NATS_URL: nats.url,
       JETSTREAM_REPLICAS: '3',

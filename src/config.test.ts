@@ -24,6 +24,7 @@ describe('loadConfig', () => {
       port: 4000,
       role: 'all',
       databaseUrl: 'postgres://postgres@127.0.0.1:5432/ticketing',
+      databaseRead: { url: undefined, maxLagMs: 10_000 },
       redisUrl: 'redis://127.0.0.1:6379',
       natsUrl: 'nats://127.0.0.1:4222',
       migrateOnStart: true,

@@ -64,6 +64,13 @@ const EnvSchema = z.object({
     })
     .default('all'),
   DATABASE_URL: url('postgres:', 'postgresql:').default('postgres://postgres@127.0.0.1:5432/ticketing'),
+  /**
+   * A streaming replica of DATABASE_URL's database, for reads where a little staleness is harmless
+   * (browsing, search, order history); unset: every read goes to the primary.
+   */
+  DATABASE_READ_URL: url('postgres:', 'postgresql:').optional(),
+  /** The replica is not used while it has not replayed what the primary had this long ago. */
+  DATABASE_READ_MAX_LAG_MS: int(1000, 600_000).default(10_000),
   /** One server (`redis://`, `rediss://`) or a Redis Cluster (`redis+cluster://host:port,host:port…`); see infra/redis-url.ts. */
   REDIS_URL: z
     .string()
@@ -244,6 +251,7 @@ function toConfig(env: Env) {
     namespace: env.NAMESPACE,
     logLevel: env.LOG_LEVEL,
     databaseUrl: env.DATABASE_URL,
+    databaseRead: { url: env.DATABASE_READ_URL, maxLagMs: env.DATABASE_READ_MAX_LAG_MS },
     redisUrl: env.REDIS_URL,
     natsUrl: env.NATS_URL,
     jetstreamReplicas: env.JETSTREAM_REPLICAS,

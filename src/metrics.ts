@@ -149,8 +149,15 @@ export function createMetrics() {
     labelNames: ['reason'] as const,
     registers: [registry],
   });
+  const databaseReads = new Counter({
+    name: 'database_reads_total',
+    help: 'Reads that may be stale (browsing, search, order history), by the side that served them: replica, or primary and why',
+    labelNames: ['side'] as const,
+    registers: [registry],
+  });
   return {
     registry,
+    databaseReads,
     queueDeadLetters,
     queueStrandedMoved,
     wsSocketsOpen,

@@ -38,4 +38,28 @@ describe('HealthMonitor', () => {
     const { redis } = await health.check();
     expect(redis.error).toBe('cannot reach redis://***@10.0.0.5:6379 or postgres://***@db/tix');
   });
+
+  it('reports an optional dependency apart: unused until its first probe passes, and down without making the process unready', async () => {
+    let replica = answers;
+    const health = new HealthMonitor(
+      { postgres: answers, redis: answers, nats: answers, 'postgres-replica': () => replica() },
+      1000,
+      20,
+    );
+    expect(health.isUp('postgres-replica')).toBe(false);
+    await health.check();
+    expect(health.isUp('postgres-replica')).toBe(true);
+    replica = refuses;
+    const report = await health.check();
+    expect(report['postgres-replica']).toEqual({ up: false, error: 'connect ECONNREFUSED' });
+    expect(health.allUp()).toBe(true);
+    expect(health.down()).toEqual([]);
+    expect(health.degraded()).toEqual(['postgres-replica']);
+  });
+
+  it('leaves an optional dependency out of the report when it is not configured', async () => {
+    const health = new HealthMonitor({ postgres: answers, redis: answers, nats: answers }, 1000, 20);
+    expect(Object.keys(await health.check())).toEqual(['postgres', 'redis', 'nats']);
+    expect(health.degraded()).toEqual([]);
+  });
 });

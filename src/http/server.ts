@@ -118,13 +118,18 @@ export function operatorRoutes(health: HealthMonitor, metrics: Metrics, options:
   };
 }
 
+/**
+ * 503 while a required dependency is down. An optional one (the read replica) that is down is
+ * named in `degraded` and keeps the answer 200: its reads go to the primary, so a load balancer
+ * must not take the gateway out of rotation for it.
+ */
 async function readiness(health: HealthMonitor, res: ServerResponse, detailed: boolean): Promise<true> {
   const report = await health.check();
-  const down = Object.entries(report)
-    .filter(([, s]) => !s.up)
-    .map(([name]) => name);
+  const down = health.down();
+  const degraded = health.degraded();
   const status = down.length === 0 ? 'ready' : 'unavailable';
-  sendJson(res, down.length === 0 ? 200 : 503, detailed ? { status, down, dependencies: report } : { status, down });
+  const body = { status, down, ...(degraded.length > 0 ? { degraded } : {}) };
+  sendJson(res, down.length === 0 ? 200 : 503, detailed ? { ...body, dependencies: report } : body);
   return true;
 }
 

@@ -82,6 +82,30 @@ export async function openDatabase(
   return orm;
 }
 
+/**
+ * How long a connection to the replica may take. A replica gone from the network must fail a read
+ * quickly, so that the read moves to the primary (see DatabaseReads) instead of waiting on it.
+ */
+const REPLICA_CONNECT_TIMEOUT_MS = 1000;
+
+/**
+ * The read replica's pool: the same entities and session bounds, no database creation and no
+ * migrations (a standby takes neither; both come from the primary by replication). It connects on
+ * first use, so a replica that is down does not stop the process from starting. A frozen replica
+ * cannot enforce its own statement timeout, so the client enforces it too.
+ */
+export async function openReadReplica(replicaUrl: string, timeouts: SessionTimeouts): Promise<Database> {
+  const options = ormOptions(replicaUrl, timeouts);
+  return MikroORM.init({
+    ...options,
+    driverOptions: {
+      ...(options.driverOptions as object),
+      connectionTimeoutMillis: REPLICA_CONNECT_TIMEOUT_MS,
+      query_timeout: timeouts.statementMs,
+    },
+  });
+}
+
 /** Creating the database on first start makes `npm start` work on an empty server. */
 export async function createDatabaseIfMissing(databaseUrl: string, log: Logger): Promise<void> {
   await onServer(databaseUrl, async (client, name) => {

@@ -2,11 +2,19 @@
  * Knows whether Postgres, Redis and NATS answer. A background probe keeps a cached verdict that the
  * hot path can read with no I/O (so bookTicket refuses to sell while a dependency is down), and
  * `/readyz` asks for a fresh check.
+ *
+ * The read replica (when configured) is watched the same way but is optional: while it is down the
+ * process stays ready and sells, and its reads go to the primary (see DatabaseReads).
  */
 export const DEPENDENCIES = ['postgres', 'redis', 'nats'] as const;
+export const OPTIONAL_DEPENDENCIES = ['postgres-replica'] as const;
 export type Dependency = (typeof DEPENDENCIES)[number];
+export type OptionalDependency = (typeof OPTIONAL_DEPENDENCIES)[number];
+type Watched = Dependency | OptionalDependency;
 export type Probe = () => Promise<unknown>;
-export type HealthReport = Record<Dependency, { up: boolean; error?: string }>;
+export type Probes = Record<Dependency, Probe> & Partial<Record<OptionalDependency, Probe>>;
+type Status = { up: boolean; error?: string };
+export type HealthReport = Record<Dependency, Status> & Partial<Record<OptionalDependency, Status>>;
 
 const PROBE_TIMEOUT_MS = 1000;
 /**
@@ -21,14 +29,21 @@ class ProbeTimeout extends Error {}
 export class HealthMonitor {
   private report: HealthReport;
   private timer: NodeJS.Timeout | undefined;
-  private readonly timeoutsInARow: Record<Dependency, number> = { postgres: 0, redis: 0, nats: 0 };
+  /** The dependencies with a probe: every required one, and the optional ones configured. */
+  private readonly watched: Watched[];
+  private readonly timeoutsInARow = new Map<Watched, number>();
 
   constructor(
-    private readonly probes: Record<Dependency, Probe>,
+    private readonly probes: Probes,
     private readonly intervalMs = 1000,
     private readonly probeTimeoutMs = PROBE_TIMEOUT_MS,
   ) {
-    this.report = { postgres: { up: true }, redis: { up: true }, nats: { up: true } };
+    this.watched = [...DEPENDENCIES, ...OPTIONAL_DEPENDENCIES.filter((d) => probes[d] !== undefined)];
+    // Required ones count as up until a probe says otherwise (start-up checked them); an optional
+    // one is unused until its first probe passes.
+    const initial = (d: Watched): Status =>
+      (DEPENDENCIES as readonly string[]).includes(d) ? { up: true } : { up: false, error: 'not checked yet' };
+    this.report = Object.fromEntries(this.watched.map((d) => [d, initial(d)])) as HealthReport;
   }
 
   start(): void {
@@ -45,25 +60,38 @@ export class HealthMonitor {
     return this.report.postgres.up && this.report.redis.up && this.report.nats.up;
   }
 
+  /** The required dependencies that are down. */
   down(): Dependency[] {
     return DEPENDENCIES.filter((d) => !this.report[d].up);
   }
 
+  /** The optional dependencies that are configured and down: the process works without them. */
+  degraded(): OptionalDependency[] {
+    return OPTIONAL_DEPENDENCIES.filter((d) => this.report[d]?.up === false);
+  }
+
+  /** The last verdict on one dependency, without I/O; false for an optional one not configured. */
+  isUp(dep: Watched): boolean {
+    return this.report[dep]?.up === true;
+  }
+
   /** Marks a dependency down at once when a caller saw it fail; the next probe may clear it. */
-  reportFailure(dep: Dependency, error: unknown): void {
+  reportFailure(dep: Watched, error: unknown): void {
     this.report = { ...this.report, [dep]: { up: false, error: errorMessage(error) } };
   }
 
   async check(): Promise<HealthReport> {
     const entries = await Promise.all(
-      DEPENDENCIES.map(async (dep) => {
+      this.watched.map(async (dep) => {
         try {
-          await withTimeout(this.probes[dep](), this.probeTimeoutMs);
-          this.timeoutsInARow[dep] = 0;
+          await withTimeout(this.probes[dep]!(), this.probeTimeoutMs);
+          this.timeoutsInARow.set(dep, 0);
           return [dep, { up: true }] as const;
         } catch (err) {
-          const slowOnly = err instanceof ProbeTimeout && ++this.timeoutsInARow[dep] < TIMEOUTS_BEFORE_DOWN;
-          return [dep, slowOnly ? this.report[dep] : { up: false, error: errorMessage(err) }] as const;
+          const timeouts = (this.timeoutsInARow.get(dep) ?? 0) + 1;
+          this.timeoutsInARow.set(dep, timeouts);
+          const slowOnly = err instanceof ProbeTimeout && timeouts < TIMEOUTS_BEFORE_DOWN;
+          return [dep, slowOnly ? this.report[dep]! : { up: false, error: errorMessage(err) }] as const;
         }
       }),
     );

@@ -2,7 +2,8 @@ import type { Config } from '../config.js';
 import type { Logger } from '../logger.js';
 import { createMetrics, type Metrics } from '../metrics.js';
 import type { LiveTopics } from '../services/messages/live-topics.js';
-import { openDatabase, type Database } from './database.js';
+import { openDatabase, openReadReplica, type Database } from './database.js';
+import { DatabaseReads } from './database-reads.js';
 import { HealthMonitor } from './health.js';
 import { LiveBus } from './live-bus.js';
 import { openNats, type Nats } from './nats.js';
@@ -13,7 +14,10 @@ export interface Infra {
   config: Config;
   log: Logger;
   metrics: Metrics;
+  /** The primary: every write, and every read that decides something. */
   orm: Database;
+  /** Reads where a little staleness is harmless: the replica when one is configured and safe. */
+  reads: DatabaseReads;
   redis: Redis;
   nats: Nats;
   live: LiveBus<LiveTopics>;
@@ -25,8 +29,12 @@ export async function openInfra(config: Config, log: Logger): Promise<Infra> {
     migrate: config.migrateOnStart,
     timeouts: config.databaseTimeouts,
   });
+  const replica = config.databaseRead.url
+    ? await openReadReplica(config.databaseRead.url, config.databaseTimeouts)
+    : null;
   const redis = await openRedis(config.redisUrl, log);
   const nats = await openNats(config.natsUrl, config.namespace, log, config.jetstreamReplicas);
+  const metrics = createMetrics();
   const health = new HealthMonitor({
     postgres: () => orm.em.fork().execute('select 1'),
     redis: () => redis.ping(),
@@ -34,12 +42,24 @@ export async function openInfra(config: Config, log: Logger): Promise<Infra> {
       if (nats.nc.isClosed()) throw new Error('connection closed');
       await nats.nc.flush();
     },
+    // Probes run only once the app starts the monitor, by when `reads` exists.
+    ...(replica ? { 'postgres-replica': (): Promise<void> => reads.probe() } : {}),
+  });
+  const reads: DatabaseReads = new DatabaseReads({
+    primary: orm,
+    replica,
+    redis,
+    namespace: config.namespace,
+    health,
+    metrics,
+    log,
+    maxLagMs: config.databaseRead.maxLagMs,
   });
   // A dropped NATS connection marks it down at once, so no booking is published into the client's reconnect buffer.
   void (async () => {
     for await (const s of nats.nc.status()) if (s.type === 'disconnect') health.reportFailure('nats', 'disconnected');
   })();
-  return { config, log, metrics: createMetrics(), orm, redis, nats, live: new LiveBus<LiveTopics>(nats, log), health };
+  return { config, log, metrics, orm, reads, redis, nats, live: new LiveBus<LiveTopics>(nats, log), health };
 }
 
 export async function closeInfra(infra: Infra): Promise<void> {
@@ -47,4 +67,5 @@ export async function closeInfra(infra: Infra): Promise<void> {
   await infra.nats.close();
   infra.redis.disconnect();
   await infra.orm.close();
+  await infra.reads.close();
 }

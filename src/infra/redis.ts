@@ -105,6 +105,8 @@ export function redisKeys(namespace: string) {
     signInsOfAddress: (address: string) => `${ns}:auth:addr:${address}`,
     /** Sign-ups from one client address in the current window. */
     signUpsOfAddress: (address: string) => `${ns}:auth:signup:${address}`,
+    /** The primary's WAL position after a user's last write: their reads wait for the replica to pass it. */
+    lastWrite: (userId: string) => `${ns}:rw:${userId}`,
     /** The lock that keeps one periodic worker's rounds from overlapping across the deployment. */
     periodicLock: (worker: string) => `${ns}:lock:${worker}`,
   };

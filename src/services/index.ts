@@ -39,7 +39,7 @@ export function createServices(infra: Infra) {
   const registry = new BookingRegistry(infra.redis, config.namespace);
   const stock = new StockCounts(infra.live, gate, infra.orm, infra.log);
   const waitingRoom = createWaitingRoom(infra, catalog);
-  const events = new EventService(catalog, stock, waitingRoom.repo);
+  const events = new EventService(catalog, stock, waitingRoom.repo, infra.reads);
   const notifications = new NotificationService(infra.live);
   const decider = new BookingDecider(infra.orm, gate, catalog, config.booking.holdSeconds);
   const bookings = new BookingService({
@@ -56,10 +56,11 @@ export function createServices(infra: Infra) {
     admission: waitingRoom.service,
   });
   const orderTickets = new OrderTickets(gate, catalog, decider, infra.live);
-  const orders = new OrderService(infra.live);
+  const orders = new OrderService(infra.live, infra.reads);
   const paymentGateway = createPaymentGateway(config.payments, infra.metrics);
   const transitions = new OrderTransitions({
     orm: infra.orm,
+    reads: infra.reads,
     stock: orderTickets,
     live: infra.live,
     metrics: infra.metrics,

@@ -23,8 +23,8 @@ export async function startBookingWorker(
   registry: BookingRegistry,
   opts: { maxBatch: number },
 ): Promise<Worker> {
-  const { nats, live, metrics, log, config } = infra;
-  const batches = new BookingBatchService({ decider, registry, nats, live, metrics, log });
+  const { nats, live, metrics, log, config, reads } = infra;
+  const batches = new BookingBatchService({ decider, registry, reads, nats, live, metrics, log });
 
   const consumer = await runConsumer<BookingRequest>({
     nats,

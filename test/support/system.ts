@@ -28,7 +28,8 @@ export interface TestSystem {
 /**
  * `env` is added to the process environment. DATABASE_URL (there or in `env`) names only the
  * server: the system always makes a database and a namespace of its own, and stop() drops those
- * and nothing else, whatever the URLs say.
+ * and nothing else, whatever the URLs say. DATABASE_READ_URL, when set, names the server of a
+ * streaming replica of DATABASE_URL's; the system reads its own database there.
  */
 export async function startTestSystem(env: Record<string, string> = {}): Promise<TestSystem> {
   const namespace = scratchNamespace('t');
@@ -52,6 +53,9 @@ export async function startTestSystem(env: Record<string, string> = {}): Promise
     DATABASE_URL: databaseUrl,
     NAMESPACE: namespace,
   };
+  // A replica holds what the primary holds: the same scratch database, on the replica's server.
+  const readUrl = baseEnv['DATABASE_READ_URL'];
+  if (readUrl && URL.canParse(readUrl)) baseEnv['DATABASE_READ_URL'] = sameDatabase(readUrl, databaseUrl);
   let config: Config;
   try {
     config = loadConfig(baseEnv);
@@ -96,6 +100,13 @@ export async function startTestSystem(env: Record<string, string> = {}): Promise
       await cleanUp();
     },
   };
+}
+
+/** `serverUrl` with the database name of `databaseUrl`. */
+function sameDatabase(serverUrl: string, databaseUrl: string): string {
+  const url = new URL(serverUrl);
+  url.pathname = new URL(databaseUrl).pathname;
+  return url.toString();
 }
 
 export interface GraphqlResponse<T> {

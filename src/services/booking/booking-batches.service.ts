@@ -1,4 +1,5 @@
 import type { BookingRecord, BookingRegistry } from '../../infra/booking-registry.js';
+import type { DatabaseReads } from '../../infra/database-reads.js';
 import type { LiveBus } from '../../infra/live-bus.js';
 import type { Nats } from '../../infra/nats.js';
 import type { Logger } from '../../logger.js';
@@ -11,6 +12,7 @@ import { queueHoldExpiry } from './booking-queue.js';
 export interface BookingBatchDeps {
   decider: BookingDecider;
   registry: BookingRegistry;
+  reads: DatabaseReads;
   nats: Nats;
   live: LiveBus<LiveTopics>;
   metrics: Metrics;
@@ -45,6 +47,8 @@ export class BookingBatchService {
     for (const refused of outcome.refused) {
       log.warn(refused, 'booking attempt refused by Postgres; rejected');
     }
+    // Before any answer leaves: a buyer told RESERVED finds the new order in myOrders.
+    await this.deps.reads.wrote(outcome.decisions.filter((d) => d.orderId !== null).map((d) => d.userId));
     await registry.recordDecisions(
       outcome.decisions.map((d): BookingRecord => ({
         ...byId.get(d.bookingId)!,

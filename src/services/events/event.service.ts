@@ -4,6 +4,7 @@ import type { RequestContext } from '../../context.js';
 import { Event } from '../../entities/event.entity.js';
 import { Stock } from '../../entities/stock.entity.js';
 import type { EntityManager } from '../../infra/database.js';
+import type { DatabaseReads } from '../../infra/database-reads.js';
 import { mapIterator } from '../../infra/live-bus.js';
 import { NotFoundError } from '../../errors.js';
 import { decodeCursor, encodeCursor, pageSize, type Page } from '../shared/cursor.js';
@@ -56,6 +57,7 @@ export class EventService {
     private readonly catalog: EventCatalog,
     private readonly stock: StockCounts,
     private readonly waitingRooms: WaitingRoomRepository,
+    private readonly reads: DatabaseReads,
   ) {}
 
   async create(ctx: RequestContext, input: CreateEventInput): Promise<EventView> {
@@ -68,18 +70,23 @@ export class EventService {
       if (waitingRoom) await this.waitingRooms.create(em, created.id, waitingRoom);
       return created;
     });
+    // The creator's listings read their own write, even while the replica lags.
+    if (ctx.user) await this.reads.wrote([ctx.user.id]);
     return { event: this.catalog.remember(event), available: data.ticketsTotal };
   }
 
   /**
    * The event page: the event from the in-process catalog and its live ticket count, so a page
-   * refreshed every second by a million buyers costs Postgres nothing in steady state.
+   * refreshed every second by a million buyers costs Postgres nothing in steady state. The catalog
+   * reads the primary (booking decisions share it); the count, when neither this process nor Redis
+   * knows it, is a display only and may come from the replica.
    */
   async get(ctx: RequestContext, id: string): Promise<EventView | null> {
     if (!isUuid(id)) return null;
     const event = this.catalog.peek(id) ?? (await this.catalog.get(id));
     if (!event) return null;
-    return { event, available: await this.stock.available(id, () => this.pgAvailable(ctx.em, id)) };
+    const pgAvailable = () => this.reads.stale(ctx.user?.id ?? null, (em) => this.pgAvailable(em, id));
+    return { event, available: await this.stock.available(id, pgAvailable) };
   }
 
   /** The current count, then every (coalesced) change of it. */
@@ -99,7 +106,7 @@ export class EventService {
   /**
    * Upcoming events by start time, or, with a query, keyword search over title, venue and
    * description (Postgres full-text search), best match first: an exact title match, then rank,
-   * then start time.
+   * then start time. Browsing: served by the replica when there is one (see DatabaseReads).
    */
   async list(
     ctx: RequestContext,
@@ -108,22 +115,24 @@ export class EventService {
     const limit = pageSize(args.first ?? DEFAULT_PAGE_SIZE);
     const query = args.query?.trim() ?? '';
     const includeEnded = args.includeEnded ?? false;
-    const rows = query
-      ? await searchEvents(ctx.em, { query, limit: limit + 1, includeEnded, after: this.searchAfter(args.after) })
-      : await upcomingEvents(ctx.em, { limit: limit + 1, includeEnded, after: this.upcomingAfter(args.after) });
-    const hasNextPage = rows.length > limit;
-    const pageRows = rows.slice(0, limit);
-    return {
-      hasNextPage,
-      totalCount:
-        pageRows.length > 0 ? Number(pageRows[0]!.total_count) : await countEvents(ctx.em, query, includeEnded),
-      items: pageRows.map((row) => ({
-        cursor: query
-          ? encodeCursor(SEARCH_CURSOR, [row.sort_rank!, row.sort_starts_at, row.id])
-          : encodeCursor(UPCOMING_CURSOR, [row.sort_starts_at, row.id]),
-        node: this.toView(ctx.em, row),
-      })),
-    };
+    const searchAfter = query ? this.searchAfter(args.after) : null;
+    const upcomingAfter = query ? null : this.upcomingAfter(args.after);
+    return this.reads.stale(ctx.user?.id ?? null, async (em) => {
+      const rows = query
+        ? await searchEvents(em, { query, limit: limit + 1, includeEnded, after: searchAfter })
+        : await upcomingEvents(em, { limit: limit + 1, includeEnded, after: upcomingAfter });
+      const pageRows = rows.slice(0, limit);
+      return {
+        hasNextPage: rows.length > limit,
+        totalCount: pageRows.length > 0 ? Number(pageRows[0]!.total_count) : await countEvents(em, query, includeEnded),
+        items: pageRows.map((row) => ({
+          cursor: query
+            ? encodeCursor(SEARCH_CURSOR, [row.sort_rank!, row.sort_starts_at, row.id])
+            : encodeCursor(UPCOMING_CURSOR, [row.sort_starts_at, row.id]),
+          node: this.toView(em, row),
+        })),
+      };
+    });
   }
 
   private searchAfter(after: string | null | undefined) {

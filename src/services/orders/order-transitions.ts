@@ -1,6 +1,7 @@
 import type { NotificationKind } from '../../entities/notification.entity.js';
 import type { Order, OrderStatus } from '../../entities/order.entity.js';
 import type { Database, EntityManager } from '../../infra/database.js';
+import type { DatabaseReads } from '../../infra/database-reads.js';
 import type { LiveBus } from '../../infra/live-bus.js';
 import type { StockVersion } from '../../infra/stock-gate.js';
 import type { Logger } from '../../logger.js';
@@ -14,6 +15,7 @@ type Effect = () => Promise<void> | void;
 
 export interface OrderTransitionsDeps {
   orm: Database;
+  reads: DatabaseReads;
   stock: OrderTickets;
   live: LiveBus<LiveTopics>;
   metrics: Metrics;
@@ -32,7 +34,12 @@ export class OrderTransitions {
 
   async run<T>(work: (t: Transition) => Promise<T>): Promise<T> {
     const effects: Effect[] = [];
-    const result = await this.deps.orm.em.fork().transactional((tx) => work(new Transition(tx, effects, this.deps)));
+    const owners = new Set<string>();
+    const result = await this.deps.orm.em
+      .fork()
+      .transactional((tx) => work(new Transition(tx, effects, owners, this.deps)));
+    // Before the live messages: a buyer who reacts to one reads the change it announces.
+    await this.deps.reads.wrote(owners);
     for (const effect of effects) {
       try {
         await effect();
@@ -50,6 +57,8 @@ export class Transition {
   constructor(
     readonly tx: EntityManager,
     private readonly effects: Effect[],
+    /** The owners of the orders moved, who must read the change after the commit (read-your-writes). */
+    private readonly owners: Set<string>,
     private readonly deps: OrderTransitionsDeps,
   ) {}
 
@@ -66,6 +75,7 @@ export class Transition {
   ): Promise<Order[]> {
     const orders = await moveOrders(this.tx, ids, from, to, where);
     for (const order of orders) {
+      this.owners.add(order.userId);
       const live = toOrderLive(order);
       this.effects.push(() => {
         this.deps.metrics.orderTransitions.inc({ status: to });

@@ -2,6 +2,7 @@ import { Repeater } from '@repeaterjs/repeater';
 import type { RequestContext } from '../../context.js';
 import { Order, type OrderStatus } from '../../entities/order.entity.js';
 import { NotFoundError } from '../../errors.js';
+import type { DatabaseReads } from '../../infra/database-reads.js';
 import type { LiveBus } from '../../infra/live-bus.js';
 import { decodeCursor, encodeCursor, pageSize, type Page } from '../shared/cursor.js';
 import { isUuid } from '../shared/validation.js';
@@ -28,7 +29,10 @@ export function secondsLeft(order: Pick<Order, 'status' | 'expiresAt'>, now = Da
 
 /** Orders as their owners see them. A buyer sees only their own orders. */
 export class OrderService {
-  constructor(private readonly live: LiveBus<LiveTopics>) {}
+  constructor(
+    private readonly live: LiveBus<LiveTopics>,
+    private readonly reads: DatabaseReads,
+  ) {}
 
   /** The caller's order, or null (unknown ids and other users' orders look the same). */
   async get(ctx: RequestContext, id: string): Promise<Order | null> {
@@ -37,15 +41,21 @@ export class OrderService {
     return order && order.userId === ctx.user.id ? order : null;
   }
 
-  /** The caller's orders, newest first, with keyset cursors (Postgres' own timestamp text, so no precision is lost). */
+  /**
+   * The caller's orders, newest first, with keyset cursors (Postgres' own timestamp text, so no
+   * precision is lost). Order history: from the replica when there is one, except while it has not
+   * replayed the caller's last write (a booking, a payment), so a new order always shows.
+   */
   async list(ctx: RequestContext, args: { first?: number | null; after?: string | null }): Promise<Page<Order>> {
     const userId = ctx.user!.id;
     const limit = pageSize(args.first ?? DEFAULT_PAGE_SIZE);
     const after = args.after ? decodeCursor(ORDERS_CURSOR, args.after, ['timestamp', 'uuid']) : null;
-    const [rows, totalCount] = await Promise.all([
-      ordersPage(ctx.em, userId, limit + 1, after ? { createdAt: after[0]!, id: after[1]! } : null),
-      ctx.em.count(Order, { userId }),
-    ]);
+    const [rows, totalCount] = await this.reads.stale(userId, (em) =>
+      Promise.all([
+        ordersPage(em, userId, limit + 1, after ? { createdAt: after[0]!, id: after[1]! } : null),
+        em.count(Order, { userId }),
+      ]),
+    );
     return {
       hasNextPage: rows.length > limit,
       totalCount,
