@@ -23,6 +23,8 @@ export interface BenchParams {
   rampConnections: number;
   /** Whether to run the closed-loop sold-out and read phases. */
   throughput: boolean;
+  /** Whether the read phases include the event page over GET, direct and through nginx (edge-reads.ts). */
+  edge: boolean;
   /** Share of burst buyers on graphql-ws (one socket each); the rest use HTTP. */
   wsShare: number;
   /** Seconds between creating the event and the sale opening (users read the page meanwhile). */

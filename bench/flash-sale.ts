@@ -13,7 +13,9 @@
  * the Lua gate alone) and then, per run: U buyers (straight into Postgres, tokens minted with the
  * shared secret), an event with T tickets opening a few seconds later while R readers refresh its
  * page every second and watch stockChanged; the burst (everyone books at once, 80% HTTP / 20%
- * graphql-ws); closed-loop bookTicket on the sold-out event and event(id) reads; the ramp
+ * graphql-ws); closed-loop bookTicket on the sold-out event and event(id) reads, then the event
+ * page as a persisted GET straight to the gateways and through an nginx micro-cache (one second of
+ * cache in front of them; nginx is unpacked from the OS package when missing); the ramp
  * (open-loop arrivals at --ramp-rate on a fresh event); the invariant checks. Progress on stderr,
  * one table on stdout, everything in --json. Everything it created is removed at the end.
  *
@@ -26,7 +28,7 @@
  * --decide-timeout 300 (s to wait for the last decisions of the burst and the ramp) --runs 1
  * --json FILE --url URL --jwt-secret S --namespace NS (the last two only with --url)
  * --env K=V (more env for the children, repeatable) --naive-clients 50 --skip-baselines
- * --skip-throughput (no sold-out/read phases) --cpu-prof DIR (V8 profiles of the gateway/worker
+ * --skip-throughput (no sold-out/read phases) --skip-edge (no GET phases, direct and through nginx) --cpu-prof DIR (V8 profiles of the gateway/worker
  * processes, written when they stop; summarize with dist/bench/profile-summary.js) --quick.
  * --quick changes the defaults of --tickets 200, --users 1000, --ramp-rate 300, --duration 3,
  * --concurrency 32, --readers 20, --burst-connections 200, --naive-clients 20, --open-delay 2,

@@ -33,6 +33,7 @@ export function buildReport(flags: Flags, sut: SystemUnderTest, baselines: Basel
       ]),
     );
   const invariants = [burst?.invariants, ramp?.invariants].filter((x) => x !== undefined);
+  const edge = last.edge && 'edge' in last.edge ? last.edge : undefined;
   return {
     params: {
       ...flags.params,
@@ -70,11 +71,21 @@ export function buildReport(flags: Flags, sut: SystemUnderTest, baselines: Basel
     soldOutP99Ms: round(last.soldOut?.p99Ms ?? NaN, 2),
     readRps: round(last.read?.rps ?? NaN, 0),
     readP99Ms: round(last.read?.p99Ms ?? NaN, 2),
+    // The event page as a persisted GET: through the nginx micro-cache, and straight to the gateways.
+    edgeReadRps: round(edge?.edge.rps ?? NaN, 0),
+    edgeReadP50Ms: round(edge?.edge.p50Ms ?? NaN, 2),
+    edgeReadP99Ms: round(edge?.edge.p99Ms ?? NaN, 2),
+    edgeDirectReadRps: round(edge?.direct.rps ?? NaN, 0),
+    edgeDirectReadP50Ms: round(edge?.direct.p50Ms ?? NaN, 2),
+    edgeDirectReadP99Ms: round(edge?.direct.p99Ms ?? NaN, 2),
+    edgeOriginRps: round(edge?.originRps ?? NaN, 1),
+    edgeSkipped: last.edge && 'skipped' in last.edge ? last.edge.skipped : null,
     naiveTps: round(naiveTps, 0),
     luaRps: round(baselines.lua?.attemptsPerSec ?? NaN, 0),
     ratios: {
       soldOutVsBare: round(ratio(last.soldOut?.rps ?? NaN, bareRps), 3),
       readVsBare: round(ratio(last.read?.rps ?? NaN, bareRps), 3),
+      edgeVsDirect: round(ratio(edge?.edge.rps ?? NaN, edge?.direct.rps ?? NaN), 2),
       attemptsVsBare: round(ratio(burst?.attemptsPerSec ?? NaN, bareRps), 3),
       decisionsVsNaive: round(ratio(burst?.decisionsPerSec ?? NaN, naiveTps), 2),
       soldOutVsNaive: round(ratio(last.soldOut?.rps ?? NaN, naiveTps), 2),
@@ -246,6 +257,28 @@ export function renderTable(
         `p50 ${fmtMs(read.p50Ms)}, p99 ${fmtMs(read.p99Ms)}, ${read.errors} errors`,
       ],
       ['    ÷ bare node:http', fmtRatio(ratio(read.rps, bare)), '≥ 0.40×'],
+    );
+  }
+  if (last.edge && 'skipped' in last.edge)
+    rows.push(['  event page over GET, direct / through nginx', 'skipped', last.edge.skipped]);
+  else if (last.edge) {
+    const { direct, edge, originRps, nginxCores } = last.edge;
+    rows.push(
+      [
+        '  event page, persisted GET, direct',
+        fmtRate(direct.rps),
+        `p50 ${fmtMs(direct.p50Ms)}, p99 ${fmtMs(direct.p99Ms)}, ${direct.errors} errors`,
+      ],
+      [
+        '  … through nginx (1 s micro-cache)',
+        fmtRate(edge.rps),
+        `p50 ${fmtMs(edge.p50Ms)}, p99 ${fmtMs(edge.p99Ms)}, ${edge.errors} errors; nginx ${nginxCores.toFixed(2)} cores`,
+      ],
+      [
+        '    ÷ direct',
+        fmtRatio(ratio(edge.rps, direct.rps)),
+        `gateways answered ${originRps.toFixed(1)} GETs/s of them`,
+      ],
     );
   }
   if (baselines.bare || baselines.naive || baselines.lua) {

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runBurst, type BurstResult } from './burst.js';
 import type { Ctx } from './context.js';
+import { runEdgeReads, type EdgeReads } from './edge-reads.js';
 import { HttpClient } from './load.js';
 import { runRamp, type RampResult } from './ramp.js';
 import { createUsers } from './seed.js';
@@ -10,7 +11,8 @@ import type { PhaseCpu } from './timeline.js';
 
 /**
  * One run of the flash sale against the system under test: users, an event, readers, then the
- * burst (burst.ts), the sold-out and read throughput phases (throughput.ts), the ramp (ramp.ts),
+ * burst (burst.ts), the sold-out and read throughput phases (throughput.ts), the event page over
+ * GET direct and through an edge cache (edge-reads.ts), the ramp (ramp.ts),
  * each ending with its invariant checks (invariants.ts).
  */
 
@@ -18,6 +20,7 @@ export interface RunResult {
   burst?: BurstResult;
   soldOut?: Throughput;
   read?: Throughput;
+  edge?: EdgeReads;
   ramp?: RampResult;
   cpu: PhaseCpu[];
   /** Peak RSS per process during the run, and RSS right after it, MB. */
@@ -51,6 +54,7 @@ export async function runOnce(ctx: Ctx, run: number): Promise<RunResult> {
     const throughput = await runThroughput(ctx, run, soldOut, closedClients, users, result.cpu);
     result.soldOut = throughput.soldOut;
     result.read = throughput.read;
+    if (p.edge) result.edge = await runEdgeReads(ctx, run, soldOut.eventId, result.cpu);
   }
   if (p.arrival !== 'burst') result.ramp = await runRamp(ctx, run, users, admin, result.cpu);
 

@@ -70,7 +70,7 @@ export async function runThroughput(
   return { soldOut, read };
 }
 
-async function closedPhase(
+export async function closedPhase(
   ctx: Ctx,
   run: number,
   cpu: PhaseCpu[],

@@ -45,7 +45,7 @@ export function createMetrics() {
   });
   const graphqlRequests = new Counter({
     name: 'graphql_http_requests_total',
-    help: 'GraphQL requests over HTTP by the path that answered: compiled (the fast path) or full (Apollo)',
+    help: 'GraphQL requests over HTTP by the path that answered: compiled (the fast path), full (Apollo) or persisted (GET of a persisted document)',
     labelNames: ['path'] as const,
     registers: [registry],
   });

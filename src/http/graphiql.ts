@@ -132,11 +132,12 @@ export function createGraphiqlHandler(opts: {
 
   return (req, res) => {
     if (req.method !== 'GET') return false;
-    const { pathname } = new URL(req.url ?? '/', 'http://localhost');
+    const { pathname, searchParams } = new URL(req.url ?? '/', 'http://localhost');
 
     if (pathname === endpoint) {
       // Clients (curl, apps) asking for JSON go to the GraphQL server; only browsers get the page.
-      if (!(req.headers.accept ?? '').includes('text/html')) return false;
+      // A persisted document's URL is the document's answer, in a browser's address bar too.
+      if (!(req.headers.accept ?? '').includes('text/html') || searchParams.has('documentId')) return false;
       const styleNonce = randomBytes(16).toString('base64');
       const page = renderPage(styleNonce);
       res.writeHead(200, {

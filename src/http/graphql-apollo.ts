@@ -1,5 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { ApolloServer, HeaderMap, type ApolloServerPlugin, type BaseContext } from '@apollo/server';
+import {
+  ApolloServer,
+  HeaderMap,
+  type ApolloServerPlugin,
+  type BaseContext,
+  type HTTPGraphQLRequest,
+  type HTTPGraphQLResponse,
+} from '@apollo/server';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerErrorCode } from '@apollo/server/errors';
 import { ApolloArmor } from '@escape.tech/graphql-armor';
@@ -77,14 +84,11 @@ export async function answerWithApollo(
     if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
   }
   const url = new URL(req.url ?? '/', 'http://localhost');
-  const result = await apollo.executeHTTPGraphQLRequest({
-    httpGraphQLRequest: {
-      method: req.method ?? 'GET',
-      headers,
-      search: url.search,
-      body: body === undefined || body.length === 0 ? undefined : parseJson(body),
-    },
-    context: async () => opts.createContext(authenticateHttp(opts, req), clientAddress(req, opts.trustedProxies)),
+  const result = await runWithApollo(apollo, opts, req, {
+    method: req.method ?? 'GET',
+    headers,
+    search: url.search,
+    body: body === undefined || body.length === 0 ? undefined : parseJson(body),
   });
   res.statusCode = result.status ?? 200;
   for (const [key, value] of result.headers) res.setHeader(key, value);
@@ -94,6 +98,19 @@ export async function answerWithApollo(
   }
   for await (const chunk of result.body.asyncIterator) res.write(chunk);
   res.end();
+}
+
+/** One request through Apollo, as `httpGraphQLRequest` says it, with `req`'s caller and address. */
+export function runWithApollo(
+  apollo: Apollo,
+  opts: GraphqlOptions,
+  req: IncomingMessage,
+  httpGraphQLRequest: HTTPGraphQLRequest,
+): Promise<HTTPGraphQLResponse> {
+  return apollo.executeHTTPGraphQLRequest({
+    httpGraphQLRequest,
+    context: async () => opts.createContext(authenticateHttp(opts, req), clientAddress(req, opts.trustedProxies)),
+  });
 }
 
 /**

@@ -2,15 +2,17 @@ import type { IncomingMessage, ServerResponse, Server as HttpServer } from 'node
 import { readBody } from './body.js';
 import { CompiledOperations } from './compiled-operations.js';
 import { answerWithApollo, startApollo } from './graphql-apollo.js';
-import { compiledFastPath } from './graphql-fast-path.js';
+import { compiledFastPath, compiledRunner } from './graphql-fast-path.js';
 import { LIMITS, MAX_BODY_BYTES, selfValidationRules } from './graphql-limits.js';
 import type { GraphqlOptions } from './graphql-options.js';
+import { isPersistedGet, persistedGetHandler } from './graphql-persisted-get.js';
 import { attachGraphqlWebSocket } from './graphql-websocket.js';
 
 /**
  * The GraphQL endpoint: three transports over one schema, one set of limits (graphql-limits.ts)
  * and one error formatter (graphql-errors.ts):
  *   - HTTP POST of a plain, compiled operation: the fast path (graphql-fast-path.ts);
+ *   - HTTP GET of a persisted document (safelisted, cacheable): graphql-persisted-get.ts, on the fast path too;
  *   - any other HTTP request: Apollo (graphql-apollo.ts);
  *   - graphql-ws on the same path (graphql-websocket.ts).
  */
@@ -25,7 +27,9 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
   const apollo = await startApollo(opts);
   // Compiled once per document, shared by the fast path and graphql-ws.
   const compiled = new CompiledOperations(opts.schema, selfValidationRules(opts.introspection), LIMITS.maxTokens);
-  const tryCompiled = compiledFastPath(opts, compiled);
+  const runCompiled = compiledRunner(opts, compiled);
+  const tryCompiled = compiledFastPath(runCompiled);
+  const answerPersisted = persistedGetHandler(opts, runCompiled, apollo);
 
   let wsCleanup: (() => Promise<void>) | undefined;
   // HTTP operations still running. Apollo fails every operation once it is stopped, so stop() lets
@@ -37,6 +41,11 @@ export async function createGraphqlEndpoint(opts: GraphqlOptions): Promise<Graph
     async handleHttp(req, res) {
       inFlight += 1;
       try {
+        if (isPersistedGet(req)) {
+          opts.metrics.graphqlRequests.inc({ path: 'persisted' });
+          await answerPersisted(req, res);
+          return;
+        }
         const body = req.method === 'POST' ? await readBody(req, MAX_BODY_BYTES) : undefined;
         if (body && (await tryCompiled(req, res, body))) {
           opts.metrics.graphqlRequests.inc({ path: 'compiled' });
