@@ -32,7 +32,10 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'single', include: ['test/**/*.test.ts', 'src/**/*.test.ts', 'bench/**/*.test.ts'] },
+        test: {
+          name: 'single',
+          include: ['test/**/*.test.ts', 'src/**/*.test.ts', 'bench/**/*.test.ts', 'chaos/**/*.test.ts'],
+        },
       },
       {
         // The booking, payment and notification flows again, on a Redis Cluster and a NATS cluster.
