@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap } from '@apollo/server';
 import { GraphQLError } from 'graphql';
+import { entityTag, matchesEntityTag } from './entity-tag.js';
 import { runWithApollo, type Apollo } from './graphql-apollo.js';
 import { formatError } from './graphql-errors.js';
 import { graphqlAnswer, type CompiledRunner, type GraphqlAnswer, type PlainRequest } from './graphql-fast-path.js';
@@ -75,10 +75,10 @@ export function persistedGetHandler(
     const headers: Record<string, string> = { ...a.headers, 'content-type': a.mediaType, vary: VARY };
     if (req.headers.authorization !== undefined) headers['cache-control'] = 'private, no-store';
     else if (a.status === 200 && !a.hasErrors) {
-      const etag = entityTag(a);
+      const etag = entityTag(a.mediaType, a.text); // strong: the same bytes in the same media type
       headers['cache-control'] = PUBLIC;
       headers['etag'] = etag;
-      if (matches(req.headers['if-none-match'], etag)) {
+      if (matchesEntityTag(req.headers['if-none-match'], etag)) {
         res.writeHead(304, { etag, 'cache-control': PUBLIC, vary: VARY });
         res.end();
         return;
@@ -160,18 +160,4 @@ function hasErrors(text: string): boolean {
   } catch {
     return true;
   }
-}
-
-/** Strong: the same bytes in the same media type. */
-function entityTag(a: GraphqlAnswer): string {
-  return `"${createHash('sha256').update(a.mediaType).update('\n').update(a.text).digest('base64url').slice(0, 22)}"`;
-}
-
-/** `If-None-Match` (a list, or `*`) against our tag, compared weakly as RFC 9110 says for this header. */
-function matches(ifNoneMatch: string | undefined, etag: string): boolean {
-  if (!ifNoneMatch) return false;
-  return ifNoneMatch.split(',').some((t) => {
-    const tag = t.trim();
-    return tag === '*' || tag === etag || tag === `W/${etag}`;
-  });
 }

@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { extname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { entityTag, matchesEntityTag } from './entity-tag.js';
 import type { Route } from './server.js';
 
 /**
@@ -74,7 +74,7 @@ function loadFiles(dir: string): Map<string, File> {
         files.set(urlPath, {
           body,
           type,
-          etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"`,
+          etag: entityTag(body),
         });
       }
     }
@@ -125,7 +125,8 @@ export function webAppRoute(opts: { dir: string; settings: WebAppSettings }): Ro
     if (file && file !== index) {
       // Vite names everything under /assets/ by its content hash, so those never change.
       const hashed = pathname.startsWith('/assets/');
-      if (req.headers['if-none-match'] === file.etag) return send(304, Buffer.alloc(0), { etag: file.etag });
+      if (matchesEntityTag(req.headers['if-none-match'], file.etag))
+        return send(304, Buffer.alloc(0), { etag: file.etag });
       return send(200, file.body, {
         'content-type': file.type,
         etag: file.etag,
