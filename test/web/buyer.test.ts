@@ -116,27 +116,30 @@ describe.skipIf(chromiumPath() === null)('the web app in a browser', { timeout: 
     );
 
     // Both click at once, but on a loaded machine one click can land after the other buyer has already won:
-    // the live stock has then replaced the form with the sold-out notice, which is this test's other outcome.
-    const book = async (p: Page) => {
+    // the live stock has then replaced the form with the sold-out notice, so this buyer never sent a booking
+    // and has lost. Whether the click landed is known here, not guessed from the page later: a page whose
+    // booking is in flight or queued shows the notice too once the stock reaches 0.
+    const book = async (p: Page): Promise<'sent' | 'lost'> => {
       try {
         await p.getByRole('button', { name: /^Book for/ }).click({ timeout: 10_000 });
+        return 'sent';
       } catch (err) {
-        if (!(await p.getByTestId('sold-out').isVisible())) throw err;
+        if (await p.getByTestId('sold-out').isVisible()) return 'lost';
+        throw err;
       }
     };
-    await Promise.all(pages.map(book));
+    const clicks = await Promise.all(pages.map(book));
 
-    // Lost: the booking was answered sold out, or it was never sent because the notice came first. A page
-    // whose booking is still queued shows the notice too (the stock reached 0) but is waiting for its order.
-    const outcome = async (p: Page) => {
+    const outcome = async (p: Page, i: number) => {
+      if (clicks[i] === 'lost') return 'lost';
       if (/\/orders\//.test(p.url())) return 'won';
-      const said = (await p.getByTestId('booking-outcome').textContent({ timeout: 1000 })) ?? '';
-      if (said.includes('Sold out')) return 'lost';
-      return said.trim() === '' && (await p.getByTestId('sold-out').isVisible()) ? 'lost' : undefined;
+      return (await p.getByTestId('booking-outcome').textContent({ timeout: 1000 }))?.includes('Sold out')
+        ? 'lost'
+        : undefined;
     };
     const results = await eventually(
       async () => {
-        const r = await Promise.all(pages.map(outcome));
+        const r = await Promise.all(pages.map((p, i) => outcome(p, i)));
         return r.every(Boolean) ? r : undefined;
       },
       15_000,
