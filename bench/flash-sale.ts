@@ -127,12 +127,16 @@ async function main(): Promise<void> {
     if (!flags.skipBaselines) await runBaselines(ctx, flags, baselines);
 
     const runs: RunResult[] = [];
-    for (let run = 1; run <= flags.runs; run++) {
-      runs.push(await runOnce(ctx, run));
-      if (flags.runs > 1) {
+    // --runs runs per scale, the scales of --users in the order given.
+    for (const users of flags.scales) {
+      ctx.params = { ...params, users };
+      for (let k = 1; k <= flags.runs; k++) {
+        const run = runs.length + 1;
+        runs.push(await runOnce(ctx, run));
+        if (flags.runs * flags.scales.length === 1) continue;
         const after = runs[runs.length - 1]!.rssAfterMb;
         progress.log(
-          `RSS after run ${run}: ${sut.appProcessNames.map((n) => `${n} ${Math.round(after[n] ?? 0)} MB`).join(', ')}`,
+          `RSS after run ${run} (${group(users)} buyers): ${sut.appProcessNames.map((n) => `${n} ${Math.round(after[n] ?? 0)} MB`).join(', ')}`,
         );
       }
     }
