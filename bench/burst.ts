@@ -40,7 +40,14 @@ export interface BurstResult extends AttemptFigures {
   decidedByWorkers: number;
   rejectedAtGatewayShare: number;
   /** The readers' page reads sent between the first attempt and the last decision. */
-  readsDuringSale: { count: number; perSec: number; p50Ms: number; p99Ms: number; errors: number };
+  readsDuringSale: {
+    count: number;
+    perSec: number;
+    p50Ms: number;
+    p99Ms: number;
+    errors: number;
+    firstError: string | undefined;
+  };
   /**
    * Gateway and worker CPU over the burst phase per attempt, µs (NaN against a running system,
    * whose processes are not watched). Only the app's processes: the load generator and the
@@ -316,6 +323,7 @@ async function burstReport(
       p50Ms: readers.reads.summary().p50,
       p99Ms: readers.reads.summary().p99,
       errors: readers.readErrors,
+      firstError: readers.firstReadError,
     },
     stockMessagesPerReader: p.readers ? readers.stockMessages / p.readers : NaN,
     ...measured,

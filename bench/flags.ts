@@ -137,7 +137,8 @@ export function parseFlags() {
     edge: !values['skip-edge'],
     openDelayS: num('open-delay', 3, 2),
     pollMs: Math.max(10, num('poll-ms', 250)),
-    decideTimeoutS: num('decide-timeout', 300, 60),
+    // At least 1 s per 1,000 buyers of the largest scale: a million take minutes to decide on this machine.
+    decideTimeoutS: num('decide-timeout', Math.max(300, Math.max(...scales) / 1000), 60),
     warmupS: num('warmup', 1, 0.5),
   };
   return {

@@ -13,6 +13,7 @@ import { Samples, type Summary } from './stats.js';
 export class Readers {
   readonly reads = new Samples(4096);
   readErrors = 0;
+  firstReadError: string | undefined;
   private measuring = false;
   stockMessages = 0;
   private readonly soldOutSeenAt: Float64Array;
@@ -82,15 +83,20 @@ export class Readers {
             this.busy[i] = 0;
             if (!measured) return;
             if (a.status === 200 && a.body.includes('"ticketsAvailable"')) this.reads.add(performance.now() - start);
-            else this.readErrors += 1;
+            else this.readError(`HTTP ${a.status}: ${a.body.slice(0, 200)}`);
           },
-          () => {
+          (err: unknown) => {
             this.busy[i] = 0;
-            if (measured) this.readErrors += 1;
+            if (measured) this.readError(`after ${Math.round(performance.now() - start)} ms: ${String(err)}`);
           },
         );
       }
     }, 20);
+  }
+
+  private readError(message: string): void {
+    this.readErrors += 1;
+    this.firstReadError ??= message;
   }
 
   /** Whether the reads sent from now on count in `reads` and `readErrors`. */

@@ -220,7 +220,7 @@ export function renderTable(
       [
         '  event page reads during the sale',
         fmtRate(burst.readsDuringSale.perSec),
-        `p50 ${fmtMs(burst.readsDuringSale.p50Ms)}, p99 ${fmtMs(burst.readsDuringSale.p99Ms)}, ${burst.readsDuringSale.errors} errors`,
+        `p50 ${fmtMs(burst.readsDuringSale.p50Ms)}, p99 ${fmtMs(burst.readsDuringSale.p99Ms)}, ${burst.readsDuringSale.errors} errors${burst.readsDuringSale.firstError ? ` (first: ${burst.readsDuringSale.firstError.slice(0, 60)})` : ''}`,
       ],
       ['  stockChanged messages per reader', burst.stockMessagesPerReader.toFixed(1), 'coalesced per event'],
       [
