@@ -88,7 +88,10 @@ async function main(): Promise<void> {
       gateways: params.gateways,
       workers: params.workers,
       waitMs: flags.waitMs,
-      env: flags.env,
+      // A hold outlasts the run: one that expires puts its ticket back on sale, and the late
+      // attempts of a long burst (a million buyers take minutes) reserve it again, which the
+      // invariants would count as oversold. `--env HOLD_SECONDS=…` still wins.
+      env: { HOLD_SECONDS: String(Math.ceil(params.decideTimeoutS) + 600), ...flags.env },
       databaseUrl: config.databaseUrl,
       redisUrl: config.redisUrl,
       natsUrl: config.natsUrl,
