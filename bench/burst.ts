@@ -16,7 +16,7 @@ import {
 import { POLLERS, QueuedPoller } from './queued-poller.js';
 import { Readers } from './readers.js';
 import { createEvent, type Users } from './seed.js';
-import { group, rate } from './stats.js';
+import { costPerAttemptUs, group, rate } from './stats.js';
 import { bookingCounters } from './system.js';
 import { Timeline, renderTimeline, withCpu, type PhaseCpu, type TimelineRow } from './timeline.js';
 
@@ -39,7 +39,23 @@ export interface BurstResult extends AttemptFigures {
   rejectedAtGateway: number;
   decidedByWorkers: number;
   rejectedAtGatewayShare: number;
-  readsDuringSale: { count: number; perSec: number; p50Ms: number; p99Ms: number; errors: number };
+  /** The readers' page reads sent between the first attempt and the last decision. */
+  readsDuringSale: {
+    count: number;
+    perSec: number;
+    p50Ms: number;
+    p99Ms: number;
+    errors: number;
+    firstError: string | undefined;
+  };
+  /**
+   * Gateway and worker CPU over the burst phase per attempt, µs (NaN against a running system,
+   * whose processes are not watched). Only the app's processes: the load generator and the
+   * datastores share the machine but not this figure.
+   */
+  costPerAttemptUs: number;
+  /** Largest gateway RSS, MB: before the buyers' sockets opened, after the burst with them open, and after they closed. */
+  gatewayRssMb: { before: number; after: number; closed: number };
   stockMessagesPerReader: number;
   invariants: InvariantCheck;
   timeline: TimelineRow[];
@@ -74,7 +90,12 @@ export async function runBurst(
   cpu: PhaseCpu[],
 ): Promise<BurstOutcome> {
   const { params: p, sut } = ctx;
-  const wsCount = Math.round(p.users * p.wsShare);
+  const wsCount = Math.min(Math.round(p.users * p.wsShare), p.wsSockets);
+  const gatewayRss = () => {
+    const now = ctx.sampler.rssNow();
+    return Math.max(0, ...sut.appProcessNames.filter((n) => n.startsWith('gateway')).map((n) => now[n] ?? 0));
+  };
+  const rssBefore = gatewayRss();
   const buyers: Buyers = {
     ws: Array.from({ length: wsCount }, (_, i) => i),
     http: Array.from({ length: p.users - wsCount }, (_, i) => wsCount + i),
@@ -85,11 +106,23 @@ export async function runBurst(
   const attempts = new Attempts(p.users);
   const timeline = await sell(ctx, run, { sale, buyers, sockets, users, attempts, key, cpu });
   const metricsAfter = await bookingCounters(sut.metricsTargets);
+  const rssAfter = gatewayRss();
   await sale.readers.close();
   for (const s of sockets) s?.close();
   await Promise.all(sale.burstClients.map((c) => c.close()));
+  await sleep(1000); // the gateway lets go of the closed sockets
+  const gatewayRssMb = { before: rssBefore, after: rssAfter, closed: gatewayRss() };
 
-  const result = await burstReport(ctx, { sale, buyers, users, attempts, key, metricsAfter, timeline });
+  // sell() recorded the burst's CPU last.
+  const cost = costPerAttemptUs(cpu.at(-1)?.cpu ?? [], sut.appProcessNames, p.users);
+  const result = await burstReport(
+    ctx,
+    { sale, buyers, users, attempts, key, metricsAfter, timeline },
+    {
+      costPerAttemptUs: cost,
+      gatewayRssMb,
+    },
+  );
   const losers: number[] = [];
   for (let i = 0; i < p.users; i++) if (attempts.outcome[i] === SOLD_OUT) losers.push(i);
   ctx.progress.log(`burst, per second:\n${renderTimeline(timeline)}`);
@@ -175,6 +208,7 @@ async function sell(
     reads: sale.readers.reads.length,
   }));
   await withCpu(ctx, `burst (run ${run})`, b.cpu, async () => {
+    sale.readers.measure(true);
     // graphql-ws buyers: every one sends at once; a QUEUED answer is followed on the same socket.
     const sendWs = (u: number) => {
       const socket = sockets[u]!;
@@ -225,6 +259,7 @@ async function sell(
     // Unref'd: a pending timer would keep the process alive for the rest of decide-timeout after the report.
     await Promise.race([attempts.allDecided, sleep(p.decideTimeoutS * 1000, undefined, { ref: false })]);
     await Promise.race([httpDone, sleep(1000, undefined, { ref: false })]);
+    sale.readers.measure(false);
   });
   clearInterval(progressTimer);
   const rows = timeline.stop();
@@ -245,6 +280,7 @@ async function burstReport(
     metricsAfter: Map<string, number>;
     timeline: TimelineRow[];
   },
+  measured: Pick<BurstResult, 'costPerAttemptUs' | 'gatewayRssMb'>,
 ): Promise<BurstResult> {
   const { params: p } = ctx;
   const { sale, buyers, users, attempts, key } = b;
@@ -287,8 +323,10 @@ async function burstReport(
       p50Ms: readers.reads.summary().p50,
       p99Ms: readers.reads.summary().p99,
       errors: readers.readErrors,
+      firstError: readers.firstReadError,
     },
     stockMessagesPerReader: p.readers ? readers.stockMessages / p.readers : NaN,
+    ...measured,
     invariants,
     timeline: b.timeline,
   };

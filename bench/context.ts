@@ -17,6 +17,17 @@ export interface BenchParams {
   durationS: number;
   concurrency: number;
   readers: number;
+  /**
+   * How readers load the event page: `get`, the persisted EventPage document over GET (what an
+   * edge cache can keep), or `post`, event(id) as a POST body.
+   */
+  readerReads: 'get' | 'post';
+  /**
+   * Most graphql-ws buyer sockets (one per buyer, signed in as that buyer): past it the share
+   * --ws-share would give books over HTTP. One load generator has about 28,000 ports towards one
+   * gateway port and 20,000 file descriptors; a million buyers' sockets come from a million devices.
+   */
+  wsSockets: number;
   /** HTTP connections the burst's HTTP buyers share (each carries one attempt at a time). */
   burstConnections: number;
   /** HTTP connections of the ramp's open loop (opened before it starts). */

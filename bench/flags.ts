@@ -27,6 +27,8 @@ const OPTIONS = {
   duration: { type: 'string' },
   concurrency: { type: 'string' },
   readers: { type: 'string' },
+  'reader-reads': { type: 'string' },
+  'ws-sockets': { type: 'string' },
   'burst-connections': { type: 'string' },
   'ramp-connections': { type: 'string' },
   'ws-share': { type: 'string' },
@@ -72,6 +74,15 @@ export function parseFlags() {
     if (!Number.isFinite(n) || n < 0) usageError(`--${name}: not a number: ${String(raw)}`);
     return n;
   };
+  // --users takes one count or a list (50000,200000,1000000): one run per count, in the order given.
+  const scales = (values.users ?? String(quick ? 1000 : 50_000)).split(',').map((raw) => {
+    const n = Number(raw);
+    if (raw.trim() === '' || !Number.isInteger(n) || n < 1) usageError(`--users: not a whole number of buyers: ${raw}`);
+    return n;
+  });
+  if (scales.length > 1 && values['waiting-room']) usageError('--users: one count with --waiting-room');
+  const readerReads = values['reader-reads'] ?? 'get';
+  if (readerReads !== 'get' && readerReads !== 'post') usageError('--reader-reads: get or post');
   const arrival = values.arrival ?? 'both';
   if (!['both', 'burst', 'ramp'].includes(arrival)) usageError('--arrival: burst or ramp');
   // A running system (--url) has its own processes: the flags that shape the ones started here
@@ -108,7 +119,7 @@ export function parseFlags() {
   const rampRate = Math.max(1, num('ramp-rate', 2000, 300));
   const params: BenchParams = {
     tickets: Math.max(1, Math.round(num('tickets', 10_000, 200))),
-    users: Math.max(1, Math.round(num('users', 50_000, 1000))),
+    users: scales[0]!,
     gateways: Math.max(1, Math.round(num('gateways', 1))),
     workers: Math.max(1, Math.round(num('workers', 1))),
     arrival: arrival as BenchParams['arrival'],
@@ -116,6 +127,8 @@ export function parseFlags() {
     durationS: Math.max(1, num('duration', 10, 3)),
     concurrency: Math.max(1, Math.round(num('concurrency', 64, 32))),
     readers: Math.round(num('readers', 200, 20)),
+    readerReads,
+    wsSockets: Math.round(num('ws-sockets', 10_000)),
     burstConnections: Math.max(1, Math.round(num('burst-connections', 2000, 200))),
     // Enough that the open loop never waits for a connection: rate × the longest a bookTicket may take.
     rampConnections: Math.max(1, Math.round(num('ramp-connections', rampConnectionsFor(rampRate, waitMs)))),
@@ -124,13 +137,16 @@ export function parseFlags() {
     edge: !values['skip-edge'],
     openDelayS: num('open-delay', 3, 2),
     pollMs: Math.max(10, num('poll-ms', 250)),
-    decideTimeoutS: num('decide-timeout', 300, 60),
+    // At least 1 s per 1,000 buyers of the largest scale: a million take minutes to decide on this machine.
+    decideTimeoutS: num('decide-timeout', Math.max(300, Math.max(...scales) / 1000), 60),
     warmupS: num('warmup', 1, 0.5),
   };
   return {
     params,
     quick,
     runs: Math.max(1, Math.round(num('runs', 1))),
+    /** Buyers per run, one entry per scale (`--users` as a list); params.users is the run's own. */
+    scales,
     waitMs,
     naiveClients: Math.max(1, Math.round(num('naive-clients', 50, 20))),
     json: values.json,
@@ -142,7 +158,7 @@ export function parseFlags() {
     // --waiting-room: bench/waiting-room.ts instead of the runs (its own defaults: 200,000 buyers).
     waitingRoom: values['waiting-room']
       ? {
-          users: Math.round(num('users', 200_000, 2000)),
+          users: values.users === undefined ? (quick ? 2000 : 200_000) : scales[0]!,
           tickets: params.tickets,
           subscribers: Math.round(num('subscribers', 2000, 200)),
           admitPerSecond: values['admit-per-second'] === undefined ? null : Math.round(num('admit-per-second', 0)),

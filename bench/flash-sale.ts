@@ -6,6 +6,7 @@
  *   npm run bench -- --tickets 10000 --users 50000 --json /tmp/bench.json
  *   npm run bench -- --gateways 2 --workers 2       # scale-out on this machine
  *   npm run bench -- --runs 3                       # memory check: RSS after each run
+ *   npm run bench -- --users 50000,200000,1000000   # one run per scale: CPU µs per attempt at each
  *   npm run bench -- --url http://127.0.0.1:4000 --jwt-secret … --namespace tix   # a running system
  *
  * By default it starts G gateway and W worker processes (`node dist/src/main.js`) on a fresh
@@ -21,11 +22,15 @@
  *
  * Flags (defaults): --tickets 10000 --users 50000 --gateways 1 --workers 1 --arrival burst|ramp
  * (both) --ramp-rate 2000 --duration 10 (s, ramp and throughput phases) --concurrency 64
- * --readers 200 --burst-connections 2000 --ramp-connections (rate × wait) --ws-share 0.2
+ * --readers 200 --reader-reads get|post (get: the persisted EventPage GET; post: event(id) as a
+ * POST body) --ws-sockets 10000 (most graphql-ws buyers; the rest of --ws-share books over HTTP)
+ * --burst-connections 2000 --ramp-connections (rate × wait) --ws-share 0.2
  * --wait-ms 2000 (BOOKING_WAIT_MS; `--env BOOKING_WAIT_MS=…` sets the same, both must agree)
  * --open-delay 3 (s from creating the event to the sale opening) --poll-ms 250 (booking(id) polls
  * of attempts answered QUEUED over HTTP) --warmup 1 (s unmeasured before each closed loop)
- * --decide-timeout 300 (s to wait for the last decisions of the burst and the ramp) --runs 1
+ * --decide-timeout 300 or 1 s per 1,000 buyers, whichever is longer (s to wait for the last
+ * decisions of the burst and the ramp) --runs 1 (per
+ * scale: --users may be a list, run in the order given; the top-level figures are the last run's)
  * --json FILE --url URL --jwt-secret S --namespace NS (the last two only with --url)
  * --env K=V (more env for the children, repeatable) --naive-clients 50 --skip-baselines
  * --skip-throughput (no sold-out/read phases) --skip-edge (no GET phases, direct and through nginx) --cpu-prof DIR (V8 profiles of the gateway/worker
@@ -83,7 +88,10 @@ async function main(): Promise<void> {
       gateways: params.gateways,
       workers: params.workers,
       waitMs: flags.waitMs,
-      env: flags.env,
+      // A hold outlasts the run: one that expires puts its ticket back on sale, and the late
+      // attempts of a long burst (a million buyers take minutes) reserve it again, which the
+      // invariants would count as oversold. `--env HOLD_SECONDS=…` still wins.
+      env: { HOLD_SECONDS: String(Math.ceil(params.decideTimeoutS) + 600), ...flags.env },
       databaseUrl: config.databaseUrl,
       redisUrl: config.redisUrl,
       natsUrl: config.natsUrl,
@@ -127,12 +135,16 @@ async function main(): Promise<void> {
     if (!flags.skipBaselines) await runBaselines(ctx, flags, baselines);
 
     const runs: RunResult[] = [];
-    for (let run = 1; run <= flags.runs; run++) {
-      runs.push(await runOnce(ctx, run));
-      if (flags.runs > 1) {
+    // --runs runs per scale, the scales of --users in the order given.
+    for (const users of flags.scales) {
+      ctx.params = { ...params, users };
+      for (let k = 1; k <= flags.runs; k++) {
+        const run = runs.length + 1;
+        runs.push(await runOnce(ctx, run));
+        if (flags.runs * flags.scales.length === 1) continue;
         const after = runs[runs.length - 1]!.rssAfterMb;
         progress.log(
-          `RSS after run ${run}: ${sut.appProcessNames.map((n) => `${n} ${Math.round(after[n] ?? 0)} MB`).join(', ')}`,
+          `RSS after run ${run} (${group(users)} buyers): ${sut.appProcessNames.map((n) => `${n} ${Math.round(after[n] ?? 0)} MB`).join(', ')}`,
         );
       }
     }

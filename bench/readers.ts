@@ -1,12 +1,20 @@
-import { GqlSocket, HttpClient, forEachLimit, jsonHeaders } from './load.js';
+import { persistedGetPath } from '../src/http/persisted-documents.js';
+import { GqlSocket, HttpClient, forEachLimit, jsonHeaders, type HttpAnswer } from './load.js';
 import type { Ctx } from './context.js';
 import { STOCK, eventPayload, wsUrl } from './operations.js';
 import { Samples, type Summary } from './stats.js';
 
-/** Readers: each refreshes the event page every second over HTTP and watches stockChanged over graphql-ws. */
+/**
+ * Readers: each refreshes the event page every second over HTTP (its own keep-alive connection,
+ * as a browser tab has: a slow answer never waits behind another reader's) and watches
+ * stockChanged over graphql-ws. `reads` and `readErrors` count the reads sent between
+ * `measure(true)` and `measure(false)` (the sale), wherever their answers land.
+ */
 export class Readers {
   readonly reads = new Samples(4096);
   readErrors = 0;
+  firstReadError: string | undefined;
+  private measuring = false;
   stockMessages = 0;
   private readonly soldOutSeenAt: Float64Array;
   private readonly busy: Uint8Array;
@@ -32,8 +40,6 @@ export class Readers {
         sockets[i] = await GqlSocket.open(wsUrl(gatewayOrigins[i % gatewayOrigins.length]!));
       },
     );
-    // A connection per reader, as each reader is its own browser: a shared, smaller pool queues the
-    // readers behind each other in the load generator and measures that queue, not the server.
     const clients = gatewayOrigins.map((o) => new HttpClient(o, Math.max(1, Math.ceil(count / gatewayOrigins.length))));
     await Promise.all(clients.map((c) => c.warm()));
     const readers = new Readers(sockets, clients, eventId);
@@ -48,16 +54,20 @@ export class Readers {
         }),
       ),
     );
-    readers.start();
+    readers.start(ctx.params.readerReads);
     return readers;
   }
 
   /** Each reader refreshes once a second, spread evenly over the second; a slow page is not re-requested. */
-  private start(): void {
+  private start(how: Ctx['params']['readerReads']): void {
     const n = this.sockets.length;
     if (n === 0) return;
+    // Anonymous, as the page is before signing in; a GET without If-None-Match (a reload that revalidates would get 304s).
+    const path = persistedGetPath('EventPage', { id: this.eventId });
     const body = eventPayload(this.eventId);
     const headers = jsonHeaders();
+    const read = (client: HttpClient): Promise<HttpAnswer> =>
+      how === 'get' ? client.send('GET', path, []) : client.graphql(body, headers);
     const t0 = performance.now();
     let next = 0;
     this.timer = setInterval(() => {
@@ -67,19 +77,31 @@ export class Readers {
         if (this.busy[i]) continue;
         this.busy[i] = 1;
         const start = performance.now();
-        this.clients[i % this.clients.length]!.graphql(body, headers).then(
+        const measured = this.measuring;
+        read(this.clients[i % this.clients.length]!).then(
           (a) => {
             this.busy[i] = 0;
+            if (!measured) return;
             if (a.status === 200 && a.body.includes('"ticketsAvailable"')) this.reads.add(performance.now() - start);
-            else this.readErrors += 1;
+            else this.readError(`HTTP ${a.status}: ${a.body.slice(0, 200)}`);
           },
-          () => {
+          (err: unknown) => {
             this.busy[i] = 0;
-            this.readErrors += 1;
+            if (measured) this.readError(`after ${Math.round(performance.now() - start)} ms: ${String(err)}`);
           },
         );
       }
     }, 20);
+  }
+
+  private readError(message: string): void {
+    this.readErrors += 1;
+    this.firstReadError ??= message;
+  }
+
+  /** Whether the reads sent from now on count in `reads` and `readErrors`. */
+  measure(on: boolean): void {
+    this.measuring = on;
   }
 
   /** When readers first saw 0 tickets, relative to `from` (performance.now() ms). */
@@ -89,11 +111,8 @@ export class Readers {
     return s.summary();
   }
 
-  /** Stops refreshing and lets the reads in flight finish (they count, as answers or errors), then closes. */
   async close(): Promise<void> {
     clearInterval(this.timer);
-    const until = performance.now() + 30_000;
-    while (this.busy.includes(1) && performance.now() < until) await new Promise((r) => setTimeout(r, 50));
     for (const stop of this.stops) stop();
     for (const s of this.sockets) s.close();
     await Promise.all(this.clients.map((c) => c.close()));

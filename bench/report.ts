@@ -2,7 +2,7 @@ import { cpus, totalmem } from 'node:os';
 import type { Baselines } from './baselines.js';
 import type { Flags } from './flags.js';
 import type { RunResult } from './scenario.js';
-import { fmtMs, fmtPct, fmtRate, fmtRatio, group, ratio, round, table } from './stats.js';
+import { costByScale, fmtMs, fmtPct, fmtRate, fmtRatio, group, ratio, round, table } from './stats.js';
 import type { SystemUnderTest } from './system.js';
 import type { PhaseCpu } from './timeline.js';
 
@@ -34,9 +34,13 @@ export function buildReport(flags: Flags, sut: SystemUnderTest, baselines: Basel
     );
   const invariants = [burst?.invariants, ramp?.invariants].filter((x) => x !== undefined);
   const edge = last.edge && 'edge' in last.edge ? last.edge : undefined;
+  const withBurst = runs.filter((r) => r.burst !== undefined);
+  const cost = costByScale(withBurst.map((r) => ({ users: r.users, costPerAttemptUs: r.burst!.costPerAttemptUs })));
   return {
     params: {
       ...flags.params,
+      users: last.users,
+      scales: flags.scales,
       runs: flags.runs,
       waitMs: flags.waitMs,
       env: flags.env,
@@ -62,6 +66,32 @@ export function buildReport(flags: Flags, sut: SystemUnderTest, baselines: Basel
     admittedToDecisionP50Ms: round(burst?.admittedDecision.p50 ?? NaN, 2),
     admittedToDecisionP99Ms: round(burst?.admittedDecision.p99 ?? NaN, 2),
     rejectedAtGatewayShare: round(burst?.rejectedAtGatewayShare ?? NaN, 4),
+    // The readers' event page during the burst (first attempt → last decision), --reader-reads.
+    burstReadP99Ms: round(burst?.readsDuringSale.p99Ms ?? NaN, 2),
+    burstReadErrors: burst ? burst.readsDuringSale.errors : null,
+    // Largest gateway RSS: after the burst with the buyers' sockets open, before they opened, once they closed.
+    gatewayRssAfterMb: round(burst?.gatewayRssMb.after ?? NaN, 1),
+    gatewayRssBeforeMb: round(burst?.gatewayRssMb.before ?? NaN, 1),
+    gatewayRssClosedMb: round(burst?.gatewayRssMb.closed ?? NaN, 1),
+    // Gateway + worker CPU µs per burst attempt, by buyers (one key per scale of --users), and ÷ the first scale's.
+    costPerAttemptUs: cost.costPerAttemptUs,
+    costPerAttemptVsFirstScale: cost.vsFirst,
+    // The burst at each scale (the last run of each), for the cost and decision latency side by side.
+    scales: withBurst
+      .filter((r, i) => withBurst.findLastIndex((x) => x.users === r.users) === i)
+      .map((r) => ({
+        users: r.users,
+        wsAttempts: r.burst!.wsAttempts,
+        costPerAttemptUs: round(r.burst!.costPerAttemptUs, 1),
+        decisionP50Ms: round(r.burst!.decision.p50, 2),
+        decisionP99Ms: round(r.burst!.decision.p99, 2),
+        decisionCommitP99Ms: round(r.burst!.committedDecision.p99, 2),
+        attemptsPerSec: round(r.burst!.attemptsPerSec, 0),
+        selloutMs: round(r.burst!.selloutMs, 0),
+        burstReadP99Ms: round(r.burst!.readsDuringSale.p99Ms, 2),
+        burstReadErrors: r.burst!.readsDuringSale.errors,
+        gatewayRssAfterMb: round(r.burst!.gatewayRssMb.after, 1),
+      })),
     rampDecisionP50Ms: round(ramp?.decision.p50 ?? NaN, 2),
     rampDecisionP99Ms: round(ramp?.decision.p99 ?? NaN, 2),
     rampDecisionCommitP99Ms: round(ramp?.committedDecision.p99 ?? NaN, 2),
@@ -116,15 +146,17 @@ export function renderTable(
   runs: RunResult[],
   report: Report,
 ): string {
-  const p = flags.params;
   // flags.runs >= 1, so there is a last run.
   const last = runs[runs.length - 1]!;
+  const p = { ...flags.params, users: last.users };
   const { burst, ramp, soldOut, read } = last;
   const m = machine();
   const lines: string[] = [];
   lines.push(
-    `Flash-sale benchmark: ${group(p.tickets)} tickets, ${group(p.users)} buyers (${fmtPct(1 - p.wsShare)} HTTP over ≤${group(p.burstConnections)} connections, ${fmtPct(p.wsShare)} graphql-ws), ${p.readers} readers`,
+    `Flash-sale benchmark: ${group(p.tickets)} tickets, ${group(p.users)} buyers (HTTP over ≤${group(p.burstConnections)} connections, ${fmtPct(p.wsShare)} on graphql-ws up to ${group(p.wsSockets)} sockets), ${p.readers} readers (${p.readerReads === 'get' ? 'persisted GET' : 'POST'})`,
   );
+  if (flags.scales.length > 1)
+    lines.push(`Scales: ${flags.scales.map(group).join(', ')} buyers (figures from the last; the burst at each below)`);
   lines.push(`System: ${sut.description}; Postgres, Redis, NATS on the same host`);
   lines.push(
     `Machine: ${m.cores} cores (${m.model}), ${m.memoryGb} GB. The load generator runs on the same cores: every figure below shares them.`,
@@ -188,9 +220,19 @@ export function renderTable(
       [
         '  event page reads during the sale',
         fmtRate(burst.readsDuringSale.perSec),
-        `p50 ${fmtMs(burst.readsDuringSale.p50Ms)}, p99 ${fmtMs(burst.readsDuringSale.p99Ms)}, ${burst.readsDuringSale.errors} errors`,
+        `p50 ${fmtMs(burst.readsDuringSale.p50Ms)}, p99 ${fmtMs(burst.readsDuringSale.p99Ms)}, ${burst.readsDuringSale.errors} errors${burst.readsDuringSale.firstError ? ` (first: ${burst.readsDuringSale.firstError.slice(0, 60)})` : ''}`,
       ],
       ['  stockChanged messages per reader', burst.stockMessagesPerReader.toFixed(1), 'coalesced per event'],
+      [
+        '  gateway + worker CPU per attempt',
+        Number.isFinite(burst.costPerAttemptUs) ? `${burst.costPerAttemptUs.toFixed(1)} µs` : '–',
+        `${group(burst.wsAttempts)} on graphql-ws, ${group(burst.httpAttempts)} over HTTP`,
+      ],
+      [
+        '  gateway RSS before / after the burst / sockets closed',
+        `${Math.round(burst.gatewayRssMb.after)} MB`,
+        `${Math.round(burst.gatewayRssMb.before)} / ${Math.round(burst.gatewayRssMb.after)} / ${Math.round(burst.gatewayRssMb.closed)} MB`,
+      ],
       ['  INVARIANTS', inv.ok ? 'ok' : 'BROKEN', inv.problems.join('; ')],
       ['    reserved = T', `${group(inv.reserved)} = ${group(inv.total)}`, inv.reserved === inv.total ? 'ok' : 'NO'],
       ['    oversold', group(inv.oversold), 'must be 0'],
@@ -311,6 +353,16 @@ export function renderTable(
       );
     }
     if (soldOut) rows.push(['  sold-out bookTicket/s ÷ naive', fmtRatio(ratio(soldOut.rps, naive)), '']);
+  }
+  if (report.scales.length > 1) {
+    rows.push(['SCALES (the burst at each number of buyers)', '', '']);
+    for (const sc of report.scales) {
+      rows.push([
+        `  ${group(sc.users)} buyers: CPU per attempt; decision p50 / p99`,
+        sc.costPerAttemptUs === null ? '–' : `${sc.costPerAttemptUs} µs`,
+        `${fmtRatio(report.costPerAttemptVsFirstScale[sc.users] ?? NaN)} the first; ${fmtMs(sc.decisionP50Ms ?? NaN)} / ${fmtMs(sc.decisionP99Ms ?? NaN)}`,
+      ]);
+    }
   }
   rows.push(['MEMORY', '', '']);
   rows.push(['  max RSS of a gateway/worker process', report.rssMb === null ? '–' : `${report.rssMb} MB`, '']);

@@ -17,6 +17,8 @@ import type { PhaseCpu } from './timeline.js';
  */
 
 export interface RunResult {
+  /** Buyers of this run (one of the scales of `--users`). */
+  users: number;
   burst?: BurstResult;
   soldOut?: Throughput;
   read?: Throughput;
@@ -31,7 +33,7 @@ export interface RunResult {
 export async function runOnce(ctx: Ctx, run: number): Promise<RunResult> {
   const { params: p, sut, progress } = ctx;
   const G = sut.gatewayOrigins.length;
-  const result: RunResult = { cpu: [], rssPeakMb: {}, rssAfterMb: {} };
+  const result: RunResult = { users: p.users, cpu: [], rssPeakMb: {}, rssAfterMb: {} };
   ctx.sampler.resetPeaks();
   // A few connections for the admin's calls, and those of the closed-loop phases.
   const small = sut.gatewayOrigins.map((o) => new HttpClient(o, 4));

@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { Samples, parsePrometheus, percentile, ratio, round, summarize, table } from './stats.js';
+import {
+  Samples,
+  costByScale,
+  costPerAttemptUs,
+  parsePrometheus,
+  percentile,
+  ratio,
+  round,
+  summarize,
+  table,
+} from './stats.js';
 
 describe('benchmark statistics', () => {
   it('takes nearest-rank percentiles: never a latency that was not observed', () => {
@@ -64,5 +74,32 @@ describe('benchmark statistics', () => {
         ['longer name', '100'],
       ]),
     ).toBe(['measure      value', '-----------  -----', 'a                1', 'longer name    100'].join('\n'));
+  });
+
+  it('charges only the app processes CPU to the attempts, in µs', () => {
+    const cpu = [
+      { name: 'gateway-1', cpuSeconds: 1.5 },
+      { name: 'worker-1', cpuSeconds: 0.5 },
+      { name: 'bench (load gen)', cpuSeconds: 9 },
+      { name: 'postgres (all)', cpuSeconds: 3 },
+    ];
+    expect(costPerAttemptUs(cpu, ['gateway-1', 'worker-1'], 50_000)).toBe(40);
+    expect(costPerAttemptUs(cpu, ['gateway-1', 'worker-1'], 0)).toBeNaN();
+    expect(costPerAttemptUs(cpu, [], 50_000)).toBeNaN();
+  });
+
+  it('keeps the last run of each scale and compares every scale with the first', () => {
+    const byScale = costByScale([
+      { users: 50_000, costPerAttemptUs: 50 },
+      { users: 50_000, costPerAttemptUs: 40 },
+      { users: 200_000, costPerAttemptUs: 42 },
+      { users: 1_000_000, costPerAttemptUs: 46 },
+    ]);
+    expect(byScale.costPerAttemptUs).toEqual({ '50000': 40, '200000': 42, '1000000': 46 });
+    expect(byScale.vsFirst).toEqual({ '50000': 1, '200000': 1.05, '1000000': 1.15 });
+    expect(costByScale([{ users: 10, costPerAttemptUs: NaN }])).toEqual({
+      costPerAttemptUs: { '10': null },
+      vsFirst: { '10': null },
+    });
   });
 });

@@ -77,6 +77,41 @@ export function rate(count: number, ms: number): number {
   return ms > 0 ? (count * 1000) / ms : NaN;
 }
 
+/**
+ * CPU µs per attempt: the CPU seconds of the named processes over a phase (gateways and workers,
+ * not the load generator or the datastores) over its attempts. NaN without attempts or without
+ * one of the named processes among `cpu` (a running system, whose processes are not watched).
+ */
+export function costPerAttemptUs(
+  cpu: readonly { name: string; cpuSeconds: number }[],
+  processes: readonly string[],
+  attempts: number,
+): number {
+  const ours = cpu.filter((c) => processes.includes(c.name));
+  if (attempts <= 0 || ours.length === 0) return NaN;
+  return (ours.reduce((sum, c) => sum + c.cpuSeconds, 0) * 1e6) / attempts;
+}
+
+/**
+ * CPU µs per attempt by number of buyers (the last run of each count wins), and each as a share of
+ * the first count's: the cost per attempt at 1,000,000 buyers against 50,000.
+ */
+export function costByScale(runs: readonly { users: number; costPerAttemptUs: number }[]): {
+  costPerAttemptUs: Record<string, number | null>;
+  vsFirst: Record<string, number | null>;
+} {
+  const last = new Map<number, number>();
+  for (const r of runs) last.set(r.users, r.costPerAttemptUs);
+  const first = last.values().next().value ?? NaN;
+  const costPerAttemptUs: Record<string, number | null> = {};
+  const vsFirst: Record<string, number | null> = {};
+  for (const [users, cost] of last) {
+    costPerAttemptUs[users] = round(cost, 1);
+    vsFirst[users] = round(ratio(cost, first), 3);
+  }
+  return { costPerAttemptUs, vsFirst };
+}
+
 /** `a / b`, NaN when either is not a positive finite number. */
 export function ratio(a: number, b: number): number {
   return Number.isFinite(a) && Number.isFinite(b) && b > 0 ? a / b : NaN;
