@@ -19,9 +19,10 @@ export interface BenchParams {
   readers: number;
   /**
    * How readers load the event page: `get`, the persisted EventPage document over GET (what an
-   * edge cache can keep), or `post`, event(id) as a POST body.
+   * edge cache can keep), `edge`, that GET through an nginx micro-cache in front of the gateways, or
+   * `post`, event(id) as a POST body.
    */
-  readerReads: 'get' | 'post';
+  readerReads: 'get' | 'post' | 'edge';
   /**
    * Most graphql-ws buyer sockets (one per buyer, signed in as that buyer): past it the share
    * --ws-share would give books over HTTP. One load generator has about 28,000 ports towards one

@@ -82,7 +82,9 @@ export function parseFlags() {
   });
   if (scales.length > 1 && values['waiting-room']) usageError('--users: one count with --waiting-room');
   const readerReads = values['reader-reads'] ?? 'get';
-  if (readerReads !== 'get' && readerReads !== 'post') usageError('--reader-reads: get or post');
+  if (readerReads !== 'get' && readerReads !== 'post' && readerReads !== 'edge') {
+    usageError('--reader-reads: get, post or edge');
+  }
   const arrival = values.arrival ?? 'both';
   if (!['both', 'burst', 'ramp'].includes(arrival)) usageError('--arrival: burst or ramp');
   // A running system (--url) has its own processes: the flags that shape the ones started here

@@ -22,8 +22,8 @@
  *
  * Flags (defaults): --tickets 10000 --users 50000 --gateways 1 --workers 1 --arrival burst|ramp
  * (both) --ramp-rate 2000 --duration 10 (s, ramp and throughput phases) --concurrency 64
- * --readers 200 --reader-reads get|post (get: the persisted EventPage GET; post: event(id) as a
- * POST body) --ws-sockets 10000 (most graphql-ws buyers; the rest of --ws-share books over HTTP)
+ * --readers 200 --reader-reads get|post|edge (get: the persisted EventPage GET; post: event(id) as a
+ * POST body; edge: the GET through an nginx micro-cache) --ws-sockets 10000 (most graphql-ws buyers; the rest of --ws-share books over HTTP)
  * --burst-connections 2000 --ramp-connections (rate × wait) --ws-share 0.2
  * --wait-ms 2000 (BOOKING_WAIT_MS; `--env BOOKING_WAIT_MS=…` sets the same, both must agree)
  * --open-delay 3 (s from creating the event to the sale opening) --poll-ms 250 (booking(id) polls

@@ -1,4 +1,5 @@
 import { persistedGetPath } from '../src/http/persisted-documents.js';
+import { findNginx, startMicroCache, type MicroCache } from './edge-cache.js';
 import { GqlSocket, HttpClient, forEachLimit, jsonHeaders, type HttpAnswer } from './load.js';
 import type { Ctx } from './context.js';
 import { STOCK, eventPayload, wsUrl } from './operations.js';
@@ -8,7 +9,9 @@ import { Samples, type Summary } from './stats.js';
  * Readers: each refreshes the event page every second over HTTP (its own keep-alive connection,
  * as a browser tab has: a slow answer never waits behind another reader's) and watches
  * stockChanged over graphql-ws. `reads` and `readErrors` count the reads sent between
- * `measure(true)` and `measure(false)` (the sale), wherever their answers land.
+ * `measure(true)` and `measure(false)` (the sale), wherever their answers land. With
+ * `--reader-reads edge` their GETs go through an nginx micro-cache in front of the gateways (one
+ * second of cache, see edge-cache.ts), as a CDN would serve the page; the sockets stay direct.
  */
 export class Readers {
   readonly reads = new Samples(4096);
@@ -25,6 +28,7 @@ export class Readers {
     private readonly sockets: GqlSocket[],
     private readonly clients: HttpClient[],
     private readonly eventId: string,
+    private readonly cache: MicroCache | undefined,
   ) {
     this.soldOutSeenAt = new Float64Array(sockets.length);
     this.busy = new Uint8Array(sockets.length);
@@ -40,9 +44,13 @@ export class Readers {
         sockets[i] = await GqlSocket.open(wsUrl(gatewayOrigins[i % gatewayOrigins.length]!));
       },
     );
-    const clients = gatewayOrigins.map((o) => new HttpClient(o, Math.max(1, Math.ceil(count / gatewayOrigins.length))));
+    const how = ctx.params.readerReads;
+    const cache =
+      how === 'edge' ? await startMicroCache(await findNginx((m) => ctx.progress.log(m)), gatewayOrigins) : undefined;
+    const origins = cache ? [cache.origin] : gatewayOrigins;
+    const clients = origins.map((o) => new HttpClient(o, Math.max(1, Math.ceil(count / origins.length))));
     await Promise.all(clients.map((c) => c.warm()));
-    const readers = new Readers(sockets, clients, eventId);
+    const readers = new Readers(sockets, clients, eventId, cache);
     const payload = `{"query":${JSON.stringify(STOCK)},"variables":{"e":"${eventId}"}}`;
     sockets.forEach((s, i) =>
       readers.stops.push(
@@ -54,7 +62,7 @@ export class Readers {
         }),
       ),
     );
-    readers.start(ctx.params.readerReads);
+    readers.start(how);
     return readers;
   }
 
@@ -67,7 +75,7 @@ export class Readers {
     const body = eventPayload(this.eventId);
     const headers = jsonHeaders();
     const read = (client: HttpClient): Promise<HttpAnswer> =>
-      how === 'get' ? client.send('GET', path, []) : client.graphql(body, headers);
+      how === 'post' ? client.graphql(body, headers) : client.send('GET', path, []);
     const t0 = performance.now();
     let next = 0;
     this.timer = setInterval(() => {
@@ -111,10 +119,14 @@ export class Readers {
     return s.summary();
   }
 
+  /** Stops refreshing and lets the reads in flight finish (they count, as answers or errors), then closes. */
   async close(): Promise<void> {
     clearInterval(this.timer);
+    const until = performance.now() + 60_000;
+    while (this.busy.includes(1) && performance.now() < until) await new Promise((r) => setTimeout(r, 50));
     for (const stop of this.stops) stop();
     for (const s of this.sockets) s.close();
     await Promise.all(this.clients.map((c) => c.close()));
+    await this.cache?.stop();
   }
 }

@@ -9,6 +9,8 @@ import type { PhaseCpu } from './timeline.js';
 /** The benchmark's report: the JSON of --json (buildReport) and the table on stdout (renderTable). */
 
 /** The machine the benchmark ran on (load generator and system share it). */
+const READER_READS = { get: 'persisted GET', post: 'POST', edge: 'persisted GET through nginx' } as const;
+
 export function machine() {
   const list = cpus();
   return { cores: list.length, model: list[0]?.model.trim() ?? 'unknown', memoryGb: Math.round(totalmem() / 2 ** 30) };
@@ -153,7 +155,7 @@ export function renderTable(
   const m = machine();
   const lines: string[] = [];
   lines.push(
-    `Flash-sale benchmark: ${group(p.tickets)} tickets, ${group(p.users)} buyers (HTTP over ≤${group(p.burstConnections)} connections, ${fmtPct(p.wsShare)} on graphql-ws up to ${group(p.wsSockets)} sockets), ${p.readers} readers (${p.readerReads === 'get' ? 'persisted GET' : 'POST'})`,
+    `Flash-sale benchmark: ${group(p.tickets)} tickets, ${group(p.users)} buyers (HTTP over ≤${group(p.burstConnections)} connections, ${fmtPct(p.wsShare)} on graphql-ws up to ${group(p.wsSockets)} sockets), ${p.readers} readers (${READER_READS[p.readerReads]})`,
   );
   if (flags.scales.length > 1)
     lines.push(`Scales: ${flags.scales.map(group).join(', ')} buyers (figures from the last; the burst at each below)`);
