@@ -17,6 +17,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev && npm cache clean --force
 COPY --from=build /app/dist ./dist
+# The safelist of the persisted GET: the web app's public reads as codegen wrote them (read at start-up).
+COPY --from=build /app/web/src/gql/public-reads/persisted-documents.json ./web/src/gql/public-reads/
 # The image's unprivileged user; the app writes nothing to disk (logs go to stdout).
 USER node
 ENV PORT=4000

@@ -1,8 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BookTicketDocument } from './generated/graphql.js';
-import { PERSISTED_DOCUMENTS, documentIdOf, persistedGetPath } from '../src/http/persisted-documents.js';
+import { EventListDocument, EventPageDocument } from '../web/src/gql/public-reads/graphql.js';
+import {
+  PERSISTED_DOCUMENTS,
+  PERSISTED_DOCUMENTS_FILE,
+  documentIdOf,
+  loadPersistedDocuments,
+  persistedDocument,
+  persistedGetPath,
+} from '../src/http/persisted-documents.js';
 import { ADMIN_EMAIL, createEvent, signUp } from './support/fixtures.js';
 import { eventually, gqlOk, startTestSystem, type TestSystem } from './support/system.js';
 
@@ -62,6 +72,38 @@ describe('persisted documents over GET', () => {
     const list = await get(persistedGetPath('EventList', { first: 5 }));
     expect(list.status).toBe(200);
     expect(list.json().errors).toBeUndefined();
+  });
+
+  it('the safelist is the web app’s public reads: the ids its typed documents carry, and nothing else', () => {
+    const idOf = (document: object) => (document as { __meta__?: { hash?: string } }).__meta__?.hash;
+    expect(idOf(EventPageDocument)).toBe(persistedDocument('EventPage').id);
+    expect(idOf(EventListDocument)).toBe(persistedDocument('EventList').id);
+    expect([...PERSISTED_DOCUMENTS.values()].map((d) => d.name).sort()).toEqual(['EventList', 'EventPage']);
+  });
+
+  it('refuses at load a manifest whose id is not its document’s, or that holds anything but one named query', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'persisted-'));
+    const load = (manifest: unknown) => {
+      const file = join(dir, 'persisted-documents.json');
+      writeFileSync(file, JSON.stringify(manifest));
+      return () => loadPersistedDocuments(file);
+    };
+    try {
+      const page = persistedDocument('EventPage');
+      expect(load({ [page.id]: page.query })().get(page.id)?.name).toBe('EventPage');
+      // Edited by hand, or left behind by a document changed without `npm run codegen`.
+      expect(load({ [page.id]: page.query.replace('description ', '') })).toThrow(/is not the id of EventPage/);
+      const mutation = 'mutation M { signIn(email: "a", password: "b") { token } }';
+      expect(load({ [documentIdOf(mutation)]: mutation })).toThrow(/one named query/);
+      const anonymous = '{ events { totalCount } }';
+      expect(load({ [documentIdOf(anonymous)]: anonymous })).toThrow(/one named query/);
+      expect(load([page.query])).toThrow(/not a map/);
+      expect(load({ [page.id]: 1 })).toThrow(/is not a document/);
+      // The served file is the one codegen writes.
+      expect(PERSISTED_DOCUMENTS_FILE).toMatch(/\/web\/src\/gql\/public-reads\/persisted-documents\.json$/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('an anonymous read is public for a second, with a strong ETag that a repeat gets back as 304', async () => {

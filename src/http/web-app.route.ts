@@ -1,6 +1,6 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { extname, join, relative, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { projectPath } from '../project-path.js';
 import { entityTag, matchesEntityTag } from './entity-tag.js';
 import type { Route } from './server.js';
 
@@ -23,10 +23,9 @@ const CONTENT_TYPES: Record<string, string> = {
   '.txt': 'text/plain; charset=utf-8',
 };
 
-/** Where `npm run build` puts the app: dist/web, seen from dist/src/http (built) or src/http (sources). */
+/** Where `npm run build` puts the app. */
 export function defaultWebAppDir(): string {
-  const built = /\/dist\/src\/http\/[^/]+$/.test(import.meta.url);
-  return fileURLToPath(new URL(built ? '../../web/' : '../../dist/web/', import.meta.url));
+  return projectPath('dist/web/');
 }
 
 export interface WebAppSettings {

@@ -1,6 +1,7 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page, Response } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumPath, launchBrowser, openPage, checkScreen, type Size } from '../support/browser.js';
+import { persistedDocument, persistedGetPath } from '../../src/http/persisted-documents.js';
 import { ADMIN_EMAIL, createEvent, signUp } from '../support/fixtures.js';
 import { BookTicketDocument, EventDocument, PayOrderDocument, SimulatePaymentDocument } from '../generated/graphql.js';
 import { eventually, gqlOk, startTestSystem, type TestSystem } from '../support/system.js';
@@ -215,6 +216,52 @@ describe.skipIf(chromiumPath() === null)('the web app in a browser', { timeout: 
     await page.getByRole('link', { name: 'Sign in', exact: true }).first().waitFor();
     expect(await page.getByRole('link', { name: 'My orders' }).count()).toBe(0);
     expect(await page.evaluate<string | null>("localStorage.getItem('tickets.token')")).toBeNull();
+  });
+
+  it('loads the event list and page with persisted GETs: public for an anonymous visitor, private once signed in', async () => {
+    const event = await createEvent(sys, adminToken, { title: 'Cached Cello Recital' });
+    const reads: Response[] = [];
+    const watch = (page: Page) => {
+      page.on('response', (r) => {
+        if (new URL(r.url()).pathname === '/graphql') reads.push(r);
+      });
+      return page;
+    };
+    const persisted = (name: string) =>
+      eventually(() => reads.find((r) => r.url().includes(persistedDocument(name).id)), 10_000, `a ${name} GET`);
+
+    const anonymous = watch(await open('phone'));
+    // A search: other tests' events may fill the list's first page.
+    await anonymous.goto('/?q=cello');
+    await anonymous.getByRole('heading', { name: 'Cached Cello Recital' }).waitFor();
+    await anonymous.getByRole('link', { name: 'Cached Cello Recital' }).click();
+    await anonymous.getByRole('heading', { name: 'Cached Cello Recital' }).waitFor();
+    for (const name of ['EventList', 'EventPage']) {
+      const read = await persisted(name);
+      expect(read.request().method(), name).toBe('GET');
+      expect(await read.request().headerValue('authorization'), name).toBeNull();
+      expect(read.status(), name).toBe(200);
+      expect(await read.headerValue('cache-control'), name).toBe('public, max-age=1, stale-while-revalidate=5');
+      expect(await read.headerValue('etag'), name).toMatch(/^"[\w-]+"$/);
+    }
+    // The page's URL is the canonical one, so the app's visitors and any other client share cache entries.
+    expect((await persisted('EventPage')).url()).toBe(
+      `${sys.app.url}${persistedGetPath('EventPage', { id: event.id })}`,
+    );
+    // The reads that are not public, and everything that writes, stay POST.
+    expect(reads.filter((r) => r.request().method() === 'POST')).toEqual([]);
+
+    reads.length = 0;
+    const buyer = await signUp(sys);
+    const signedIn = watch(await open('phone', buyer.token));
+    await signedIn.goto(`/events/${event.id}`);
+    await signedIn.getByRole('heading', { name: 'Cached Cello Recital' }).waitFor();
+    const read = await persisted('EventPage');
+    expect(read.request().method()).toBe('GET');
+    expect(await read.request().headerValue('authorization')).toBe(`Bearer ${buyer.token}`);
+    expect(await read.headerValue('cache-control')).toBe('private, no-store');
+    // Signed in, the app also asks who this is: a private read, over POST.
+    expect(reads.some((r) => r.request().method() === 'POST' && r.request().postData()?.includes('WebMe'))).toBe(true);
   });
 
   it('the gateway serves the app with the right types and caching, and index.html for client routes', async () => {

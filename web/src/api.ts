@@ -57,6 +57,20 @@ export function describeError(err: unknown): string {
 
 const TOKEN_KEY = 'tickets.token';
 
+/** The id the client preset's codegen puts on a document it wrote into the persisted documents (`sha256:<hex>`). */
+function persistedDocumentId(document: object): string | undefined {
+  return (document as { __meta__?: { hash?: string } }).__meta__?.hash;
+}
+
+/**
+ * The canonical persisted GET URL, built as the server's `persistedGetPath` builds it (the id as it
+ * is, then the variables as compact JSON), so the app's requests and other clients' share cache entries.
+ */
+function persistedGetUrl(documentId: string, variables: unknown): string {
+  const vars = variables === undefined ? '' : `&variables=${encodeURIComponent(JSON.stringify(variables))}`;
+  return `/graphql?documentId=${documentId}${vars}`;
+}
+
 function isRefusal(event: unknown): boolean {
   return event instanceof CloseEvent && event.code >= 4400 && event.code < 4500;
 }
@@ -86,16 +100,25 @@ class Api {
     this.socket = undefined;
   }
 
+  /**
+   * Runs a query or mutation. A document that codegen gave a persisted id (the public reads,
+   * web/src/public-reads.graphql) goes as `GET /graphql?documentId=…&variables=…`: anonymous, its
+   * answer is public for a second and an edge cache can serve it; signed in, the same request
+   * carries the token and the server answers it `private, no-store`. Everything else is a POST.
+   */
   async request<TData, TVars>(document: TypedDocumentNode<TData, TVars>, variables?: TVars): Promise<TData> {
-    const res = await fetch('/graphql', {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/graphql-response+json, application/json',
-        ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
-      },
-      body: JSON.stringify({ query: print(document), variables }),
-    });
+    const headers: Record<string, string> = {
+      accept: 'application/graphql-response+json, application/json',
+      ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+    };
+    const documentId = persistedDocumentId(document);
+    const res = documentId
+      ? await fetch(persistedGetUrl(documentId, variables), { headers })
+      : await fetch('/graphql', {
+          method: 'POST',
+          headers: { ...headers, 'content-type': 'application/json' },
+          body: JSON.stringify({ query: print(document), variables }),
+        });
     let body: { data?: TData | null; errors?: ApiErrorDetail[] };
     try {
       body = (await res.json()) as typeof body;

@@ -2,7 +2,8 @@ import { useEffect, useState, type FormEvent, type ReactNode } from 'react';
 import { ApiError, api, describeError } from '../api';
 import { Chart } from '../chart';
 import { ORDER_STATUS_TEXT } from '../format';
-import { WebCreateEventDocument, WebEventDocument, WebSaleStatsDocument, type WebSaleStatsQuery } from '../gql/graphql';
+import { WebCreateEventDocument, WebSaleStatsDocument, type WebSaleStatsQuery } from '../gql/graphql';
+import { EventPageDocument } from '../gql/public-reads/graphql';
 import { Link, navigate } from '../router';
 import { EventsPage } from './events';
 
@@ -145,7 +146,7 @@ export function SalePage({ id }: { id: string }) {
 
   useEffect(() => {
     api
-      .request(WebEventDocument, { id })
+      .request(EventPageDocument, { id })
       .then((d) => setTitle(d.event?.title ?? 'Unknown event'))
       .catch(() => undefined);
     let stopped = false;

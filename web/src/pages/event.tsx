@@ -1,18 +1,13 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { api, describeError } from '../api';
 import { dateTime, EVENT_STATUS_TEXT, money, REJECTION_TEXT } from '../format';
-import {
-  WebBookingUpdatedDocument,
-  WebBookTicketDocument,
-  WebEventDocument,
-  WebStockChangedDocument,
-} from '../gql/graphql';
-import type { WebEventQuery } from '../gql/graphql';
+import { WebBookingUpdatedDocument, WebBookTicketDocument, WebStockChangedDocument } from '../gql/graphql';
+import { EventPageDocument, type EventPageQuery } from '../gql/public-reads/graphql';
 import { Link, navigate } from '../router';
 import { useSession } from '../session';
 import { WaitingRoomPanel } from './waiting-room';
 
-export type EventDetail = NonNullable<WebEventQuery['event']>;
+export type EventDetail = NonNullable<EventPageQuery['event']>;
 
 export function EventPage({ id }: { id: string }) {
   const [event, setEvent] = useState<EventDetail | null | undefined>(undefined);
@@ -21,7 +16,7 @@ export function EventPage({ id }: { id: string }) {
   useEffect(() => {
     setEvent(undefined);
     api
-      .request(WebEventDocument, { id })
+      .request(EventPageDocument, { id })
       .then((d) => setEvent(d.event))
       .catch((err: unknown) => setError(describeError(err)));
     // The count and status live: the current ones first, then every change.

@@ -1,7 +1,7 @@
 import { useEffect, useState, type FormEvent } from 'react';
 import { api, describeError } from '../api';
 import { dateTime, EVENT_STATUS_TEXT, money } from '../format';
-import { WebEventsDocument, type EventCardFragment } from '../gql/graphql';
+import { EventListDocument, type EventCardFragment } from '../gql/public-reads/graphql';
 import { Link, navigate } from '../router';
 
 const PAGE_SIZE = 12;
@@ -19,7 +19,7 @@ export function EventsPage({ query, adminLinks = false }: { query: string; admin
     setLoading(true);
     setError(null);
     try {
-      const { events: page } = await api.request(WebEventsDocument, {
+      const { events: page } = await api.request(EventListDocument, {
         query: query || null,
         first: PAGE_SIZE,
         after,
