@@ -102,21 +102,23 @@ class Api {
 
   /**
    * Runs a query or mutation. A document that codegen gave a persisted id (the public reads,
-   * web/src/public-reads.graphql) goes as `GET /graphql?documentId=…&variables=…`: anonymous, its
-   * answer is public for a second and an edge cache can serve it; signed in, the same request
-   * carries the token and the server answers it `private, no-store`. Everything else is a POST.
+   * web/src/public-reads.graphql, which by rule do not depend on who asks) goes as
+   * `GET /graphql?documentId=…&variables=…` without the token, signed in or not: its answer is
+   * public for a second, so an edge cache serves the whole crowd refreshing the page in a sale, not
+   * only the anonymous part of it. Everything else is a POST with the token.
    */
   async request<TData, TVars>(document: TypedDocumentNode<TData, TVars>, variables?: TVars): Promise<TData> {
-    const headers: Record<string, string> = {
-      accept: 'application/graphql-response+json, application/json',
-      ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
-    };
+    const accept = { accept: 'application/graphql-response+json, application/json' };
     const documentId = persistedDocumentId(document);
     const res = documentId
-      ? await fetch(persistedGetUrl(documentId, variables), { headers })
+      ? await fetch(persistedGetUrl(documentId, variables), { headers: accept })
       : await fetch('/graphql', {
           method: 'POST',
-          headers: { ...headers, 'content-type': 'application/json' },
+          headers: {
+            ...accept,
+            'content-type': 'application/json',
+            ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+          },
           body: JSON.stringify({ query: print(document), variables }),
         });
     let body: { data?: TData | null; errors?: ApiErrorDetail[] };
