@@ -155,6 +155,43 @@ describe.skipIf(chromiumPath() === null)('the web app in a browser', { timeout: 
     await checkScreen(loser, 'sold-out');
   });
 
+  it('a buyer whose booking is in flight when the last ticket goes sees it being decided, not the sold-out notice, until the answer', async () => {
+    const event = await createEvent(sys, adminToken, { title: 'Final Chord Matinee', ticketsTotal: 1, maxPerUser: 1 });
+    const [a, b] = await Promise.all([signUp(sys), signUp(sys)]);
+    const page = await open('phone', b.token);
+    await page.goto(`/events/${event.id}`);
+    await expect.poll(() => page.getByTestId('tickets-left').textContent()).toContain('1');
+
+    // B's bookTicket is held in the browser while A takes the last ticket: B's booking is in flight.
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    let held = false;
+    await page.route('**/graphql', async (route) => {
+      if (route.request().method() === 'POST' && route.request().postData()?.includes('bookTicket')) {
+        held = true;
+        await released;
+      }
+      await route.continue();
+    });
+    await page.getByRole('button', { name: /^Book for/ }).click();
+    await expect.poll(() => held).toBe(true);
+    const { bookTicket } = await gqlOk(
+      sys.url,
+      BookTicketDocument,
+      { eventId: event.id, quantity: 1, idempotencyKey: 'first' },
+      a.token,
+    );
+    expect(bookTicket.status).toBe('RESERVED');
+    await expect.poll(() => page.getByTestId('tickets-left').textContent(), { timeout: 10_000 }).toContain('0');
+    // The live stock says 0, but this buyer's booking is not decided yet: no notice, the form waits.
+    expect(await page.getByTestId('sold-out').count()).toBe(0);
+    expect(await page.getByRole('button', { name: 'Booking…' }).isDisabled()).toBe(true);
+
+    release();
+    await page.getByTestId('booking-outcome').getByText('Sold out').waitFor();
+    await page.getByTestId('sold-out').waitFor();
+  });
+
   it('an admin creates an event, sees the validation errors on the fields, then watches it sell', async () => {
     const page = await open('desktop', adminToken);
     await page.goto('/admin');

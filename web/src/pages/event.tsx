@@ -142,11 +142,14 @@ function BookingPanel({ event, admissionToken }: { event: EventDetail; admission
   };
 
   const soldOut = event.status === 'SOLD_OUT' || event.ticketsAvailable === 0;
+  // A booking in flight or in the queue may still get one of the last tickets: the buyer keeps
+  // seeing it being decided, not the sold-out notice, until its answer comes.
+  const deciding = busy || outcome?.kind === 'queued';
   const max = Math.max(1, Math.min(event.maxPerUser, event.ticketsAvailable || event.maxPerUser));
   return (
     <section className="panel" aria-labelledby="book-title">
       <h2 id="book-title">Book tickets</h2>
-      {soldOut ? (
+      {soldOut && !deciding ? (
         <p className="sold-out" role="status" data-testid="sold-out">
           Sold out. Tickets that are not paid for in time come back here.
         </p>
@@ -160,7 +163,7 @@ function BookingPanel({ event, admissionToken }: { event: EventDetail; admission
               </option>
             ))}
           </select>
-          <button type="submit" disabled={busy || event.status !== 'ON_SALE'}>
+          <button type="submit" disabled={deciding || event.status !== 'ON_SALE'}>
             {busy ? 'Booking…' : `Book for ${money(event.price * quantity, event.currency)}`}
           </button>
         </form>
