@@ -55,10 +55,10 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-export function parseFlags() {
+export function parseFlags(args: string[] = process.argv.slice(2)) {
   let values;
   try {
-    ({ values } = parseArgs({ options: OPTIONS, strict: true }));
+    ({ values } = parseArgs({ args, options: OPTIONS, strict: true }));
   } catch (err) {
     usageError(err instanceof Error ? err.message : String(err));
   }
