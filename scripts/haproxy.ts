@@ -25,6 +25,9 @@ export function startHaproxy(
       '  timeout client 60s',
       '  timeout server 60s',
       '  timeout tunnel 1h',
+      // A health check's answer may wait for its dependency probes on a loaded gateway; left at the
+      // default (inter, 1 s) an overloaded ramp had every gateway marked down and answered 503.
+      '  timeout check 5s',
       '  option forwardfor',
       'frontend api',
       `  bind 127.0.0.1:${port}`,
