@@ -160,11 +160,19 @@ async function benchCluster(flags: Flags, config: Config, single: Engines, progr
 /** The figures the cluster benchmark compares, per size: single node next to cluster. */
 function renderScaleTable(sizes: Awaited<ReturnType<typeof benchCluster>>): string {
   const count = (n: number | null) => (n === null ? '–' : group(Math.round(n)));
+  // Answers that were errors (HTTP 503s from a load balancer with no gateway left, say), all phases.
+  const errors = (r: Report) =>
+    r.runs.reduce(
+      (n, run) =>
+        n + (run.burst?.errors ?? 0) + (run.soldOut?.errors ?? 0) + (run.read?.errors ?? 0) + (run.ramp?.errors ?? 0),
+      0,
+    );
   const figures = (r: Report) => [
     fmtMs(r.selloutMs ?? NaN),
     count(r.decisionsPerSec),
     count(r.soldOutRps),
     count(r.readRps),
+    count(errors(r)),
   ];
   return [
     '',
@@ -176,10 +184,12 @@ function renderScaleTable(sizes: Awaited<ReturnType<typeof benchCluster>>): stri
         'decisions/s',
         'sold-out/s',
         'reads/s',
+        'errors',
         'cluster: sell-out',
         'decisions/s',
         'sold-out/s',
         'reads/s',
+        'errors',
         'invariants',
       ],
       ...sizes.map((s) => [
