@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
 import pg from 'pg';
-import { redisKeys } from '../src/infra/redis.js';
+import { eachPrimary, openRedis, redisKeys } from '../src/infra/redis.js';
 import { StockGate, type GateAttempt } from '../src/infra/stock-gate.js';
 import { HttpClient, closedLoop, jsonHeaders } from './load.js';
 import { freePort, readProc, spawnNode, waitReady } from './processes.js';
@@ -162,19 +161,26 @@ const LUA_IN_FLIGHT = 8;
 /**
  * (c) The project's Lua gate (StockGate.reserve) alone: batches of LUA_BATCH_SIZE attempts of
  * unique buyers, LUA_IN_FLIGHT calls outstanding on one pipelined ioredis connection, against a
- * stock that never runs out. Keys live under `namespace` and are deleted afterwards.
+ * stock that never runs out. Keys live under `namespace` and are deleted afterwards. With several
+ * `eventIds` (bench/stock-buckets.ts: one event's stock split into buckets on different slots)
+ * each is loaded and the calls take them in turn, call i the bucket i mod N.
  */
 export async function luaBaseline(opts: {
   redisUrl: string;
   namespace: string;
   durationMs: number;
+  eventIds?: string[];
+  inFlight?: number;
   onProgress?: (fraction: number) => void;
 }): Promise<LuaResult> {
-  const redis = new Redis(opts.redisUrl, { enableAutoPipelining: true, maxRetriesPerRequest: 1 });
+  const redis = await openRedis(opts.redisUrl);
   const gate = new StockGate(redis, opts.namespace);
-  const eventId = randomUUID();
+  const eventIds = opts.eventIds ?? [randomUUID()];
+  const inFlight = opts.inFlight ?? LUA_IN_FLIGHT;
   try {
-    await gate.load(eventId, { available: 1_000_000_000, version: 1, heldByUser: new Map() });
+    for (const eventId of eventIds) {
+      await gate.load(eventId, { available: 1_000_000_000, version: 1, heldByUser: new Map() });
+    }
     const latency = new Samples(1 << 14);
     let attempts = 0;
     let seq = 0;
@@ -184,7 +190,8 @@ export async function luaBaseline(opts: {
       ? setInterval(() => opts.onProgress!(Math.min(1, (performance.now() - t0) / opts.durationMs)), 200)
       : undefined;
     await Promise.all(
-      Array.from({ length: LUA_IN_FLIGHT }, async () => {
+      Array.from({ length: inFlight }, async (_, call) => {
+        const eventId = eventIds[call % eventIds.length]!;
         while (performance.now() < end) {
           const batch: GateAttempt[] = [];
           for (let i = 0; i < LUA_BATCH_SIZE; i++, seq++)
@@ -203,13 +210,18 @@ export async function luaBaseline(opts: {
     return {
       attemptsPerSec: rate(attempts, ms),
       batchSize: LUA_BATCH_SIZE,
-      inFlight: LUA_IN_FLIGHT,
+      inFlight,
       batchP50Ms: s.p50,
       batchP99Ms: s.p99,
     };
   } finally {
-    const keys = await redis.keys(`${redisKeys(opts.namespace).eventTag(eventId)}:*`).catch(() => [] as string[]);
-    if (keys.length) await redis.del(...keys).catch(() => undefined);
+    // An event's keys share one slot: on a cluster they are all on one of the primaries.
+    await eachPrimary(redis, async (node) => {
+      for (const eventId of eventIds) {
+        const keys = await node.keys(`${redisKeys(opts.namespace).eventTag(eventId)}:*`);
+        if (keys.length) await redis.del(...keys);
+      }
+    }).catch(() => undefined);
     redis.disconnect();
   }
 }

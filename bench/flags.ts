@@ -50,15 +50,17 @@ const OPTIONS = {
   'cpu-prof': { type: 'string' },
   quick: { type: 'boolean' },
   'waiting-room': { type: 'boolean' },
+  cluster: { type: 'boolean' },
+  scale: { type: 'string' },
   subscribers: { type: 'string' },
   'admit-per-second': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-export function parseFlags() {
+export function parseFlags(args: string[] = process.argv.slice(2)) {
   let values;
   try {
-    ({ values } = parseArgs({ options: OPTIONS, strict: true }));
+    ({ values } = parseArgs({ args, options: OPTIONS, strict: true }));
   } catch (err) {
     usageError(err instanceof Error ? err.message : String(err));
   }
@@ -97,6 +99,23 @@ export function parseFlags() {
   } else {
     const attachOnly = (['jwt-secret', 'namespace'] as const).filter((f) => values[f] !== undefined);
     if (attachOnly.length) usageError(`${attachOnly.map((f) => `--${f}`).join(', ')}: only with --url`);
+  }
+  // --cluster: its own engines and processes, so not with --url; --scale: the sizes it runs.
+  const cluster = values.cluster ?? false;
+  if (cluster && values.url !== undefined) usageError('--cluster: not with --url (it starts its own cluster)');
+  if (cluster && values['waiting-room']) usageError('--cluster: not with --waiting-room');
+  let scale: number[] | undefined;
+  if (values.scale !== undefined) {
+    if (!cluster) usageError('--scale: only with --cluster');
+    if (values.gateways !== undefined || values.workers !== undefined) {
+      usageError('--scale: not with --gateways or --workers (each size runs n gateways and n workers)');
+    }
+    scale = values.scale.split(',').map((part) => {
+      const n = Number(part.trim());
+      if (!Number.isInteger(n) || n < 1)
+        usageError(`--scale: expected a list of process counts like 1,2,4, got ${values.scale}`);
+      return n;
+    });
   }
   const env: Record<string, string> = {};
   for (const kv of values.env ?? []) {
@@ -168,6 +187,11 @@ export function parseFlags() {
         }
       : undefined,
     cpuProfDir: values['cpu-prof'],
+    cluster,
+    /** Sizes (n gateways + n workers) for --cluster; without --scale, the one of --gateways/--workers. */
+    sizes: scale
+      ? scale.map((n) => ({ gateways: n, workers: n }))
+      : [{ gateways: params.gateways, workers: params.workers }],
   };
 }
 

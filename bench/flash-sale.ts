@@ -8,6 +8,7 @@
  *   npm run bench -- --runs 3                       # memory check: RSS after each run
  *   npm run bench -- --users 50000,200000,1000000   # one run per scale: CPU µs per attempt at each
  *   npm run bench -- --url http://127.0.0.1:4000 --jwt-secret … --namespace tix   # a running system
+ *   npm run bench -- --cluster --scale 1,2,4        # single node vs the local cluster, 3 sizes
  *
  * By default it starts G gateway and W worker processes (`node dist/src/main.js`) on a fresh
  * database (bench_<random>) and namespace, runs the baselines (bare node:http, naive Postgres,
@@ -42,13 +43,23 @@
  * error exits with status 2 before anything starts.
  * Each phase's per-second timeline (counts and cores per process) goes to stderr and --json.
  * DATABASE_URL, REDIS_URL, NATS_URL and JWT_SECRET are read through the app's config module.
+ *
+ * --cluster starts the engines of `npm run cluster` once (a 6-node Redis Cluster, a 3-node NATS
+ * cluster with R=3 streams, Postgres with a streaming replica that serves DATABASE_READ_URL; data
+ * in a temporary directory) and then, per size of --scale N,M,… (n gateways + n workers; without it
+ * the --gateways/--workers pair), runs the same sale twice on a fresh database and namespace each:
+ * single node (the config's servers, as without --cluster) and on the cluster with the gateways
+ * behind HAProxy. Each run prints its table; a last table puts the sizes side by side, and --json
+ * gets { sizes: [{ gateways, workers, single, cluster }] }. Not with --url or --waiting-room.
  */
 import 'reflect-metadata';
-import { writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { Redis } from 'ioredis';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import pg from 'pg';
-import { loadConfig } from '../src/config.js';
+import { startClusterEngines } from '../scripts/cluster-engines.js';
+import { loadConfig, type Config } from '../src/config.js';
+import { openRedis, type Redis } from '../src/infra/redis.js';
 import { StockGate } from '../src/infra/stock-gate.js';
 import { AccessTokens } from '../src/services/auth/access-tokens.js';
 import { bareBaseline, luaBaseline, naiveBaseline, type Baselines } from './baselines.js';
@@ -57,20 +68,148 @@ import { parseFlags, type Flags } from './flags.js';
 import { eventPayload } from './operations.js';
 import { ProcSampler } from './processes.js';
 import { Progress } from './progress.js';
-import { buildReport, renderTable } from './report.js';
+import { buildReport, renderTable, type Report } from './report.js';
 import { runOnce, type RunResult } from './scenario.js';
 import { createUsers } from './seed.js';
-import { group } from './stats.js';
+import { fmtMs, group, table } from './stats.js';
 import { runWaitingRoomBench } from './waiting-room.js';
 import { BENCH_TOKEN_TTL_SECONDS, attachSystem, startSystem, type SystemUnderTest } from './system.js';
 
+/** Where the system under test runs: the servers given by the config, or the clustered engines. */
+interface Engines {
+  databaseUrl: string;
+  redisUrl: string;
+  natsUrl: string;
+  cluster?: { replicaUrl: string; jetstreamReplicas: number; haproxyDir: string };
+}
+
+/** What must be stopped before the process exits, last started first (also on Ctrl-C). */
+type Stops = (() => Promise<void>)[];
+
+async function stopAll(stops: Stops): Promise<void> {
+  for (const stop of stops.splice(0).reverse()) await stop().catch((err: unknown) => console.error(err));
+}
+
 async function main(): Promise<void> {
   const flags = parseFlags();
-  const { params } = flags;
   // The app's config module reads DATABASE_URL, REDIS_URL, NATS_URL, NAMESPACE and JWT_SECRET.
   const config = loadConfig();
   const progress = new Progress();
+  const stops: Stops = [];
+  process.once('SIGINT', () => {
+    progress.log('interrupted: cleaning up…');
+    void stopAll(stops).finally(() => process.exit(130));
+  });
+  const single: Engines = { databaseUrl: config.databaseUrl, redisUrl: config.redisUrl, natsUrl: config.natsUrl };
+  try {
+    if (!flags.cluster) {
+      const out = await benchSystem(flags, config, single, progress, stops);
+      if (out) {
+        console.log(out.table);
+        writeJson(flags, out.report, progress);
+      }
+      return;
+    }
+    const sizes = await benchCluster(flags, config, single, progress, stops);
+    console.log(renderScaleTable(sizes));
+    writeJson(flags, { sizes }, progress);
+  } finally {
+    await stopAll(stops);
+  }
+}
 
+function writeJson(flags: Flags, value: unknown, progress: Progress): void {
+  if (!flags.json) return;
+  writeFileSync(flags.json, `${JSON.stringify(value, null, 2)}\n`);
+  progress.log(`wrote ${flags.json}`);
+}
+
+/**
+ * `--cluster`: starts the clustered engines of `npm run cluster` once, then per size (`--scale`)
+ * the same sale twice, each on a fresh database and namespace: single node (the servers of the
+ * config, the load generator spreading over the gateways itself) and on the cluster (through HAProxy).
+ */
+async function benchCluster(flags: Flags, config: Config, single: Engines, progress: Progress, stops: Stops) {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-cluster-'));
+  chmodSync(dir, 0o711); // the postgres OS user must reach its data directory inside
+  stops.push(async () => rmSync(dir, { recursive: true, force: true }));
+  progress.log(`starting the cluster engines (data and logs in ${dir})…`);
+  const engines = await startClusterEngines(dir, (m) => progress.log(m));
+  stops.push(() => engines.stop());
+  const clustered: Engines = {
+    databaseUrl: engines.primaryUrl,
+    redisUrl: engines.redisUrl,
+    natsUrl: engines.natsUrl,
+    cluster: { replicaUrl: engines.replicaUrl, jetstreamReplicas: 3, haproxyDir: dir },
+  };
+  const sizes: { gateways: number; workers: number; single: Report; cluster: Report }[] = [];
+  for (const size of flags.sizes) {
+    const sized: Flags = { ...flags, params: { ...flags.params, ...size } };
+    const name = `${size.gateways} gateway(s) + ${size.workers} worker(s)`;
+    const results: Report[] = [];
+    for (const [label, target] of [
+      ['single node', single],
+      ['cluster', clustered],
+    ] as const) {
+      progress.log(`— ${name}, ${label}`);
+      const out = await benchSystem(sized, config, target, progress, stops);
+      if (!out) throw new Error('no report');
+      console.log(`\n## ${name}, ${label}\n${out.table}`);
+      results.push(out.report);
+    }
+    sizes.push({ ...size, single: results[0]!, cluster: results[1]! });
+  }
+  return sizes;
+}
+
+/** The figures the cluster benchmark compares, per size: single node next to cluster. */
+function renderScaleTable(sizes: Awaited<ReturnType<typeof benchCluster>>): string {
+  const count = (n: number | null) => (n === null ? '–' : group(Math.round(n)));
+  // Answers that were errors (HTTP 503s from a load balancer with no gateway left, say), all phases.
+  const errors = (r: Report) =>
+    r.runs.reduce(
+      (n, run) =>
+        n + (run.burst?.errors ?? 0) + (run.soldOut?.errors ?? 0) + (run.read?.errors ?? 0) + (run.ramp?.errors ?? 0),
+      0,
+    );
+  const figures = (r: Report) => [
+    fmtMs(r.selloutMs ?? NaN),
+    count(r.decisionsPerSec),
+    count(r.soldOutRps),
+    count(r.readRps),
+    count(errors(r)),
+  ];
+  return [
+    '',
+    '## single node vs cluster (same flags, same session)',
+    table([
+      [
+        'processes',
+        'sell-out',
+        'decisions/s',
+        'sold-out/s',
+        'reads/s',
+        'errors',
+        'cluster: sell-out',
+        'decisions/s',
+        'sold-out/s',
+        'reads/s',
+        'errors',
+        'invariants',
+      ],
+      ...sizes.map((s) => [
+        `${s.gateways} + ${s.workers}`,
+        ...figures(s.single),
+        ...figures(s.cluster),
+        s.single.invariantsOk && s.cluster.invariantsOk ? 'held' : 'VIOLATED',
+      ]),
+    ]),
+  ].join('\n');
+}
+
+/** One benchmark of one system (started on `engines`, or attached with --url), stopped at the end. */
+async function benchSystem(flags: Flags, config: Config, engines: Engines, progress: Progress, stops: Stops) {
+  const { params } = flags;
   let sut: SystemUnderTest;
   if (flags.url) {
     const secret = flags.jwtSecret ?? (config.auth.jwtSecretIsEphemeral ? undefined : config.auth.jwtSecret);
@@ -92,9 +231,7 @@ async function main(): Promise<void> {
       // attempts of a long burst (a million buyers take minutes) reserve it again, which the
       // invariants would count as oversold. `--env HOLD_SECONDS=…` still wins.
       env: { HOLD_SECONDS: String(Math.ceil(params.decideTimeoutS) + 600), ...flags.env },
-      databaseUrl: config.databaseUrl,
-      redisUrl: config.redisUrl,
-      natsUrl: config.natsUrl,
+      ...engines,
       ...(flags.cpuProfDir ? { cpuProfDir: resolve(flags.cpuProfDir) } : {}),
       log: (m) => progress.log(m),
     });
@@ -102,22 +239,17 @@ async function main(): Promise<void> {
 
   const sampler = new ProcSampler(sut.watched);
   const db = new pg.Pool({ connectionString: sut.databaseUrl, max: 4 });
-  const redis = new Redis(sut.redisUrl, { maxRetriesPerRequest: 1 });
-  let stopping = false;
+  let redis: Redis | undefined;
   const cleanup = async () => {
-    if (stopping) return;
-    stopping = true;
     sampler.stop();
     await db.end().catch(() => undefined);
-    redis.disconnect();
+    redis?.disconnect();
     await sut.stop();
   };
-  process.once('SIGINT', () => {
-    progress.log('interrupted: cleaning up…');
-    void cleanup().finally(() => process.exit(130));
-  });
+  stops.push(cleanup);
 
   try {
+    redis = await openRedis(sut.redisUrl);
     const tokens = new AccessTokens(sut.jwtSecret, BENCH_TOKEN_TTL_SECONDS);
     const gate = new StockGate(redis, sut.namespace);
     const ctx: Ctx = { sut, params, db, gate, tokens, progress, sampler, adminAuth: '' };
@@ -128,8 +260,8 @@ async function main(): Promise<void> {
 
     if (flags.waitingRoom) {
       const result = await runWaitingRoomBench(ctx, flags.waitingRoom);
-      if (flags.json) writeFileSync(flags.json, `${JSON.stringify(result, null, 2)}\n`);
-      return;
+      writeJson(flags, result, progress);
+      return undefined;
     }
     const baselines: Baselines = { cpu: [], bareRuns: [] };
     if (!flags.skipBaselines) await runBaselines(ctx, flags, baselines);
@@ -151,11 +283,7 @@ async function main(): Promise<void> {
     // The bare ceiling again after the sale: other load on a shared machine comes and goes.
     if (!flags.skipBaselines) await runBare(ctx, baselines, 'after');
     const report = buildReport(flags, sut, baselines, runs);
-    console.log(renderTable(flags, sut, baselines, runs, report));
-    if (flags.json) {
-      writeFileSync(flags.json, `${JSON.stringify(report, null, 2)}\n`);
-      progress.log(`wrote ${flags.json}`);
-    }
+    return { report, table: renderTable(flags, sut, baselines, runs, report) };
   } finally {
     progress.log(
       flags.url
@@ -163,7 +291,12 @@ async function main(): Promise<void> {
         : 'cleaning up (processes, streams, keys, database)…',
     );
     const cleanupStart = performance.now();
-    await cleanup();
+    // Ctrl-C may have run it already (it left the list then).
+    const i = stops.indexOf(cleanup);
+    if (i >= 0) {
+      stops.splice(i, 1);
+      await cleanup();
+    }
     progress.log(`cleaned up in ${((performance.now() - cleanupStart) / 1000).toFixed(1)} s`);
   }
 }

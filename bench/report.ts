@@ -139,7 +139,7 @@ export function buildReport(flags: Flags, sut: SystemUnderTest, baselines: Basel
   };
 }
 
-type Report = ReturnType<typeof buildReport>;
+export type Report = ReturnType<typeof buildReport>;
 
 export function renderTable(
   flags: Flags,

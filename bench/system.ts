@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { startHaproxy } from '../scripts/haproxy.js';
 import { createScratchDatabase, dropDatabase } from '../src/infra/database.js';
 import { deleteNamespace, scratchNamespace } from '../src/infra/namespace.js';
 import { freePort, pidsByName, spawnNode, waitReady, type Child, type Watched } from './processes.js';
@@ -50,6 +52,12 @@ interface StartOptions {
   main?: string;
   /** A command the gateways run under (see spawnNode), e.g. valgrind; they get 10 minutes to start. */
   gatewayWrapper?: string[];
+  /**
+   * On the clustered engines (`--cluster`): reads from the streaming replica (`replicaUrl`, a
+   * server URL: the scratch database replicates to it), every stream in `jetstreamReplicas`
+   * copies, and the gateways behind HAProxy (config and log in `haproxyDir`), as `npm run cluster`.
+   */
+  cluster?: { replicaUrl: string; jetstreamReplicas: number; haproxyDir: string };
   log: (msg: string) => void;
 }
 
@@ -79,6 +87,17 @@ export async function startSystem(opts: StartOptions): Promise<SystemUnderTest> 
   // Made here, not by the first worker, so that cleanup may drop them (see dropDatabase).
   const namespace = scratchNamespace('bench');
   const databaseUrl = await createScratchDatabase(opts.databaseUrl, namespace);
+  const clusterEnv: Record<string, string> = {};
+  if (opts.cluster) {
+    const readUrl = new URL(opts.cluster.replicaUrl);
+    readUrl.pathname = new URL(databaseUrl).pathname;
+    Object.assign(clusterEnv, {
+      DATABASE_READ_URL: readUrl.toString(),
+      JETSTREAM_REPLICAS: String(opts.cluster.jetstreamReplicas),
+      // Behind HAProxy on this machine: client addresses come from X-Forwarded-For.
+      TRUSTED_PROXIES: '127.0.0.1',
+    });
+  }
   const jwtSecret = randomBytes(32).toString('hex');
   const main = opts.main ?? fileURLToPath(new URL('../src/main.js', import.meta.url));
   const env = (role: string, migrate: boolean): Record<string, string> => ({
@@ -97,6 +116,7 @@ export async function startSystem(opts: StartOptions): Promise<SystemUnderTest> 
     JWT_TTL_SECONDS: String(BENCH_TOKEN_TTL_SECONDS),
     // Every simulated buyer's socket comes from this one machine's address.
     WS_MAX_SOCKETS_PER_ADDRESS: '1000000',
+    ...clusterEnv,
     ...opts.env,
   });
   const nodeArgs = (name: string) =>
@@ -112,7 +132,9 @@ export async function startSystem(opts: StartOptions): Promise<SystemUnderTest> 
       role === 'gateway' ? opts.gatewayWrapper : [],
     );
   const children: Child[] = [];
+  let stopBalancer: (() => Promise<void>) | undefined;
   const cleanup = async () => {
+    await stopBalancer?.();
     await Promise.all(children.map((c) => c.stop()));
     await deleteNamespace(namespace, opts);
     await dropDatabase(databaseUrl).catch(() => undefined);
@@ -134,11 +156,23 @@ export async function startSystem(opts: StartOptions): Promise<SystemUnderTest> 
   }
   const gateways = children.filter((c) => c.name.startsWith('gateway'));
   const workers = children.filter((c) => c.name.startsWith('worker'));
+  let origins = gateways.map((g) => g.url);
+  if (opts.cluster) {
+    try {
+      const port = await freePort();
+      stopBalancer = startHaproxy(opts.cluster.haproxyDir, port, gateways);
+      origins = [`http://127.0.0.1:${port}`];
+      await waitServing(`${origins[0]}/readyz`);
+    } catch (err) {
+      await cleanup();
+      throw err;
+    }
+  }
   opts.log(
-    `system: ${gateways.length} gateway(s) ${gateways.map((g) => `:${g.port}`).join(' ')}, ${workers.length} worker(s), namespace ${namespace}`,
+    `system: ${gateways.length} gateway(s) ${gateways.map((g) => `:${g.port}`).join(' ')}${opts.cluster ? ` behind HAProxy ${origins[0]}` : ''}, ${workers.length} worker(s), namespace ${namespace}`,
   );
   return {
-    gatewayOrigins: gateways.map((g) => g.url),
+    gatewayOrigins: origins,
     metricsTargets: [
       ...gateways.map((g) => ({ role: 'gateway' as const, url: `${g.url}/metrics` })),
       ...workers.map((w) => ({ role: 'worker' as const, url: `${w.url}/metrics` })),
@@ -147,11 +181,31 @@ export async function startSystem(opts: StartOptions): Promise<SystemUnderTest> 
     databaseUrl,
     redisUrl: opts.redisUrl,
     jwtSecret,
-    watched: [...children.map((c) => ({ name: c.name, pids: () => [c.pid] })), ...infraWatched()],
+    watched: [
+      ...children.map((c) => ({ name: c.name, pids: () => [c.pid] })),
+      ...infraWatched(),
+      ...(opts.cluster ? [{ name: 'haproxy', pids: cachedPids(['haproxy']) }] : []),
+    ],
     appProcessNames: children.map((c) => c.name),
-    description: `${gateways.length} gateway + ${workers.length} worker child processes (node ${process.version}, NODE_ENV=production, BOOKING_WAIT_MS=${opts.waitMs})`,
+    description: `${gateways.length} gateway + ${workers.length} worker child processes (node ${process.version}, NODE_ENV=production, BOOKING_WAIT_MS=${opts.waitMs})${opts.cluster ? ', behind HAProxy, on a Redis Cluster (6 nodes), a NATS cluster (3 nodes, R=3) and Postgres with a streaming replica for reads' : ''}`,
     stop: cleanup,
   };
+}
+
+/** Waits until `url` answers 200 (the load balancer has found a healthy gateway). */
+async function waitServing(url: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      await res.arrayBuffer();
+      if (res.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`${url} not serving within ${timeoutMs} ms`);
+    await sleep(200);
+  }
 }
 
 /** A system someone else runs: the benchmark only adds users and events to its database. */

@@ -8,14 +8,12 @@
  *
  * Other variables of `npm start` (JWT_SECRET, PAYMENT_PROVIDER, …) pass through to every process.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { freePort, spawnNode, waitReady, type Child } from '../bench/processes.js';
-import { startNatsCluster } from './nats-cluster.js';
-import { startPostgresPair } from './postgres-pair.js';
-import { startRedisCluster } from './redis-cluster.js';
+import { startClusterEngines } from './cluster-engines.js';
+import { startHaproxy } from './haproxy.js';
 import { DEFAULT_ADMIN_EMAIL, DEMO_ADMIN_PASSWORD } from './seed.js';
 import { seedDeployment } from './seed-demo.js';
 
@@ -54,22 +52,15 @@ async function main(): Promise<void> {
   process.on('SIGTERM', onSignal);
 
   try {
-    const redis = await startRedisCluster(join(dir, 'redis'));
-    stops.push(() => redis.stop());
-    console.log(`redis cluster: ${redis.url}`);
-    const nats = await startNatsCluster(join(dir, 'nats'));
-    stops.push(() => nats.stop());
-    console.log(`nats cluster: ${nats.url}`);
-    const pg = await startPostgresPair(join(dir, 'postgres'));
-    stops.push(() => pg.stop());
-    console.log(`postgres: primary ${pg.primaryUrl}, replica ${pg.replicaUrl}`);
+    const engines = await startClusterEngines(dir, (m) => console.log(m));
+    stops.push(() => engines.stop());
 
     const env: Record<string, string> = {
-      DATABASE_URL: pg.primaryUrl,
+      DATABASE_URL: engines.primaryUrl,
       // Browsing, search and order history read the replica (see src/infra/database-reads.ts).
-      DATABASE_READ_URL: pg.replicaUrl,
-      REDIS_URL: redis.url,
-      NATS_URL: nats.url,
+      DATABASE_READ_URL: engines.replicaUrl,
+      REDIS_URL: engines.redisUrl,
+      NATS_URL: engines.natsUrl,
       JETSTREAM_REPLICAS: '3',
       JWT_SECRET: process.env['JWT_SECRET'] ?? randomBytes(32).toString('hex'),
       ADMIN_EMAILS: process.env['ADMIN_EMAILS'] || DEFAULT_ADMIN_EMAIL,
@@ -110,39 +101,6 @@ async function main(): Promise<void> {
     await stopAll();
     process.exit(1);
   }
-}
-
-/** HAProxy in front of the gateways (HTTP and the graphql-ws upgrade), round robin. */
-function startHaproxy(dir: string, port: number, gateways: Child[]): () => Promise<void> {
-  const config = join(dir, 'haproxy.cfg');
-  writeFileSync(
-    config,
-    [
-      'defaults',
-      '  mode http',
-      '  timeout connect 5s',
-      '  timeout client 60s',
-      '  timeout server 60s',
-      '  timeout tunnel 1h',
-      '  option forwardfor',
-      'frontend api',
-      `  bind 127.0.0.1:${port}`,
-      '  default_backend gateways',
-      'backend gateways',
-      '  balance roundrobin',
-      '  option httpchk GET /readyz',
-      ...gateways.map((g) => `  server ${g.name} 127.0.0.1:${g.port} check inter 1s`),
-      '',
-    ].join('\n'),
-  );
-  const fd = openSync(join(dir, 'haproxy.log'), 'a');
-  const child: ChildProcess = spawn('haproxy', ['-db', '-f', config], { stdio: ['ignore', fd, fd] });
-  closeSync(fd);
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  return async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    await exited;
-  };
 }
 
 void main();
