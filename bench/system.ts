@@ -50,6 +50,8 @@ interface StartOptions {
   main?: string;
   /** A command the gateways run under (see spawnNode), e.g. valgrind; they get 10 minutes to start. */
   gatewayWrapper?: string[];
+  /** Extra node flags of the gateways (e.g. `--inspect=127.0.0.1:port` to read their heap). */
+  gatewayNodeArgs?: string[];
   log: (msg: string) => void;
 }
 
@@ -107,7 +109,7 @@ export async function startSystem(opts: StartOptions): Promise<SystemUnderTest> 
       main,
       await freePort(),
       env(role, migrate),
-      nodeArgs(name),
+      role === 'gateway' ? [...nodeArgs(name), ...(opts.gatewayNodeArgs ?? [])] : nodeArgs(name),
       'ignore',
       role === 'gateway' ? opts.gatewayWrapper : [],
     );
