@@ -58,6 +58,8 @@ interface StartOptions {
    * copies, and the gateways behind HAProxy (config and log in `haproxyDir`), as `npm run cluster`.
    */
   cluster?: { replicaUrl: string; jetstreamReplicas: number; haproxyDir: string };
+  /** Extra node flags of the gateways (e.g. `--inspect=127.0.0.1:port` to read their heap). */
+  gatewayNodeArgs?: string[];
   log: (msg: string) => void;
 }
 
@@ -127,7 +129,7 @@ export async function startSystem(opts: StartOptions): Promise<SystemUnderTest> 
       main,
       await freePort(),
       env(role, migrate),
-      nodeArgs(name),
+      role === 'gateway' ? [...nodeArgs(name), ...(opts.gatewayNodeArgs ?? [])] : nodeArgs(name),
       'ignore',
       role === 'gateway' ? opts.gatewayWrapper : [],
     );

@@ -1,4 +1,4 @@
-import { Repeater } from '@repeaterjs/repeater';
+import { Repeater, SlidingBuffer } from '@repeaterjs/repeater';
 import type { Database } from '../../infra/database.js';
 import type { LiveBus } from '../../infra/live-bus.js';
 import type { StockGate } from '../../infra/stock-gate.js';
@@ -86,7 +86,12 @@ export class StockCounts {
     this.tickers.get(eventId)?.push({ eventId, available, version, at: new Date().toISOString() });
   }
 
-  /** Coalesced stock updates of one event for a subscriber, starting with the current count. */
+  /**
+   * Coalesced stock updates of one event for a subscriber, starting with the current count. A
+   * subscriber slower than the updates (its socket's send still pending) keeps only the newest
+   * count: an unbuffered Repeater would queue every update for it, and with 10,000 sockets during a
+   * sale those queues were most of the gateway's heap.
+   */
   subscribe(eventId: string, current: StockLive): AsyncIterableIterator<StockLive> {
     return new Repeater<StockLive>(async (push, stop) => {
       await push(current);
@@ -99,7 +104,7 @@ export class StockCounts {
         ticker.close();
         this.tickers.delete(eventId);
       }
-    });
+    }, new SlidingBuffer(1));
   }
 
   /** `stockChanged` subscribers in this process; 0 once they all ended. */
