@@ -10,7 +10,11 @@ import { formatError, hideSuggestions, hideTokenLimit } from './graphql-errors.j
 import { MAX_BODY_BYTES, overCostLimit } from './graphql-limits.js';
 import type { GraphqlOptions } from './graphql-options.js';
 import { costLimitError } from './query-cost.js';
+import { SharedSubscriptions } from './shared-subscriptions.js';
 import { SocketSessions } from './socket-limits.js';
+
+/** Subscriptions whose events are the same for every subscriber: run once per operation and variables. */
+const SHARED_SUBSCRIPTION_FIELDS = new Set(['stockChanged']);
 
 /**
  * graphql-ws on `/graphql` of `server`: sockets authenticated at connection_init and again for
@@ -26,6 +30,7 @@ export function attachGraphqlWebSocket(
   const sockets = new SocketSessions(opts.webSocketLimits, opts.metrics);
   // Before graphql-ws' own listener: a socket over its address's cap is closed before it is served.
   wss.on('connection', (socket, request) => void sockets.opened(socket, clientAddress(request, opts.trustedProxies)));
+  const shared = new SharedSubscriptions(SHARED_SUBSCRIPTION_FIELDS);
   const stopRevocations = opts.onSessionRevoked((userId, minVersion) => sockets.revoke(userId, minVersion));
   const serverCleanup = useServer<Record<string, unknown>, { socket: WebSocket; request: IncomingMessage }>(
     {
@@ -83,7 +88,9 @@ export function attachGraphqlWebSocket(
           contextValue: opts.createContext(user, clientAddress(ctx.extra.request, opts.trustedProxies)),
         };
       },
-      // Queries and mutations run compiled, as on HTTP; subscriptions on graphql's own subscribe.
+      // Queries and mutations run compiled, as on HTTP; subscriptions on graphql's own subscribe,
+      // once for all subscribers where the events are the same for everyone.
+      subscribe: (args) => shared.subscribe(args),
       execute: (args) => {
         const operation = compiled.compiledFor(args.document);
         return operation
