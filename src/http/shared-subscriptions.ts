@@ -33,11 +33,6 @@ export class SharedSubscriptions {
     return feed.join();
   }
 
-  /** Shared operations running in this process (for tests and metrics). */
-  get running(): number {
-    return this.feeds.size;
-  }
-
   private open(key: string, args: ExecutionArgs): SharedFeed {
     const feed = new SharedFeed(
       subscribe(args),
