@@ -16,11 +16,15 @@ export function startHaproxy(
     config,
     [
       'global',
-      // Every buyer of a benchmark burst holds a connection (and HAProxy one more to a gateway).
-      '  maxconn 8000',
+      // Every buyer of a benchmark burst holds a connection, and HAProxy one more to a gateway: two
+      // descriptors each, so 9,000 is what a 20,000-descriptor limit (this machine's hard limit)
+      // allows; HAProxy refuses to start when it cannot raise its limit to 2 × maxconn. Past it,
+      // connections wait in HAProxy's queue (a full-size benchmark's 10,000 graphql-ws buyers
+      // timed out there: run it with --ws-sockets 5000).
+      '  maxconn 9000',
       'defaults',
       '  mode http',
-      '  maxconn 8000',
+      '  maxconn 9000',
       '  timeout connect 5s',
       '  timeout client 60s',
       '  timeout server 60s',
