@@ -14,6 +14,8 @@ describe('isDependencyFailure', () => {
     expect(isDependencyFailure(withCode('canceling statement due to lock timeout', '55P03'))).toBe(true);
     expect(isDependencyFailure(new Error('wrapped', { cause: withCode('connect', 'ECONNREFUSED') }))).toBe(true);
     expect(isDependencyFailure(Object.assign(new Error('x'), { name: 'MaxRetriesPerRequestError' }))).toBe(true);
+    // ioredis' commandTimeout: a reply that never came.
+    expect(isDependencyFailure(new Error('Command timed out'))).toBe(true);
     expect(isDependencyFailure(new Error("Stream isn't writeable and enableOfflineQueue options is false"))).toBe(true);
   });
 

@@ -32,6 +32,6 @@ const DRIVER_NAMES = new Set([
   'NoRespondersError',
   'DrainingConnectionError',
 ]);
-/** What pg and ioredis say when the socket went away mid-query (they carry no code). */
+/** What pg and ioredis say when the socket went away mid-query or a reply never came (they carry no code). */
 const DRIVER_MESSAGES =
-  /^(Connection terminated|Client has encountered a connection error|timeout exceeded when trying to connect|Connection is closed|Stream isn't writeable)/;
+  /^(Connection terminated|Client has encountered a connection error|timeout exceeded when trying to connect|Connection is closed|Stream isn't writeable|Command timed out)/;

@@ -15,11 +15,20 @@ export type { Redis };
  * the code keeps to what Redis Cluster allows: every script and MULTI touches keys of one hash slot
  * (see redisKeys), and whole-keyspace commands (SCAN, KEYS) go through `eachPrimary`.
  */
+/**
+ * Longest a command waits for its reply before it fails (and its caller answers UNAVAILABLE). A
+ * command written on a connection that then dropped is otherwise kept for the next one: with a
+ * Redis that accepts connections and drops them, sign-in waited 31 s, until Redis came back.
+ * Redis answers in microseconds; 5 s leaves room for a gateway's event loop under a burst.
+ */
+const REDIS_COMMAND_TIMEOUT_MS = 5000;
+
 export async function openRedis(url: string, log?: Logger): Promise<Redis> {
   const target = parseRedisUrl(url);
   const options = {
     enableAutoPipelining: true,
     maxRetriesPerRequest: 1,
+    commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
     enableOfflineQueue: false,
     lazyConnect: true,
     retryStrategy: (attempt: number) => Math.min(attempt * 100, 2000),
@@ -41,6 +50,7 @@ export async function openRedis(url: string, log?: Logger): Promise<Redis> {
           slotsRefreshTimeout: 2000,
           redisOptions: {
             maxRetriesPerRequest: 1,
+            commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
             ...(target.username ? { username: target.username } : {}),
             ...(target.password ? { password: target.password } : {}),
             ...(target.tls ? { tls: {} } : {}),
