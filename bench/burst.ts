@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { bookingIdFor } from '../src/services/booking/booking.service.js';
+import { BurstHeap, renderGatewayHeap, type GatewayHeap } from './burst-heap.js';
 import { Attempts, RESERVED, SOLD_OUT, type AttemptFigures } from './attempts.js';
 import type { Ctx } from './context.js';
 import { gatewayRejections, serverDecisionTimes, toEpoch } from './decision-times.js';
@@ -56,6 +57,8 @@ export interface BurstResult extends AttemptFigures {
   costPerAttemptUs: number;
   /** Largest gateway RSS, MB: before the buyers' sockets opened, after the burst with them open, and after they closed. */
   gatewayRssMb: { before: number; after: number; closed: number };
+  /** With --heap-profile: each gateway's heap over the burst (bench/burst-heap.ts). */
+  gatewayHeap?: GatewayHeap[];
   stockMessagesPerReader: number;
   invariants: InvariantCheck;
   timeline: TimelineRow[];
@@ -96,6 +99,7 @@ export async function runBurst(
     return Math.max(0, ...sut.appProcessNames.filter((n) => n.startsWith('gateway')).map((n) => now[n] ?? 0));
   };
   const rssBefore = gatewayRss();
+  const heap = p.heapProfileDir ? await BurstHeap.start(p.heapProfileDir, sut.gatewayInspectors) : undefined;
   const buyers: Buyers = {
     ws: Array.from({ length: wsCount }, (_, i) => i),
     http: Array.from({ length: p.users - wsCount }, (_, i) => wsCount + i),
@@ -107,11 +111,14 @@ export async function runBurst(
   const timeline = await sell(ctx, run, { sale, buyers, sockets, users, attempts, key, cpu });
   const metricsAfter = await bookingCounters(sut.metricsTargets);
   const rssAfter = gatewayRss();
+  await heap?.afterBurst(run);
   await sale.readers.close();
   for (const s of sockets) s?.close();
   await Promise.all(sale.burstClients.map((c) => c.close()));
   await sleep(1000); // the gateway lets go of the closed sockets
+  const gatewayHeap = await heap?.closed();
   const gatewayRssMb = { before: rssBefore, after: rssAfter, closed: gatewayRss() };
+  gatewayHeap?.forEach((h, i) => ctx.progress.log(renderGatewayHeap(h, `gateway-${i + 1}`)));
 
   // sell() recorded the burst's CPU last.
   const cost = costPerAttemptUs(cpu.at(-1)?.cpu ?? [], sut.appProcessNames, p.users);
@@ -121,6 +128,7 @@ export async function runBurst(
     {
       costPerAttemptUs: cost,
       gatewayRssMb,
+      ...(gatewayHeap ? { gatewayHeap } : {}),
     },
   );
   const losers: number[] = [];
@@ -280,7 +288,7 @@ async function burstReport(
     metricsAfter: Map<string, number>;
     timeline: TimelineRow[];
   },
-  measured: Pick<BurstResult, 'costPerAttemptUs' | 'gatewayRssMb'>,
+  measured: Pick<BurstResult, 'costPerAttemptUs' | 'gatewayRssMb' | 'gatewayHeap'>,
 ): Promise<BurstResult> {
   const { params: p } = ctx;
   const { sale, buyers, users, attempts, key } = b;

@@ -46,6 +46,8 @@ export interface BenchParams {
   /** Give up waiting for decisions after this long. */
   decideTimeoutS: number;
   warmupS: number;
+  /** `--heap-profile DIR`: the gateways' heap over the burst (bench/burst-heap.ts) is written here. */
+  heapProfileDir: string | undefined;
 }
 
 export interface Ctx {

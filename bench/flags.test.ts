@@ -43,3 +43,13 @@ describe('benchmark flags: --cluster and --scale', () => {
     expect(exitStatusOf(['--cluster', '--scale', '1,2'])).toBeUndefined();
   });
 });
+
+describe('benchmark flags: --heap-profile', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it('takes a directory for the gateways it starts, and is refused against a running system', () => {
+    expect(parseFlags(['--heap-profile', 'heap']).params.heapProfileDir).toMatch(/\/heap$/);
+    expect(parseFlags([]).params.heapProfileDir).toBeUndefined();
+    expect(exitStatusOf(['--heap-profile', 'heap', '--url', 'http://127.0.0.1:4000'])).toBe(2);
+  });
+});

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { BenchParams } from './context.js';
 
@@ -48,6 +49,7 @@ const OPTIONS = {
   'skip-throughput': { type: 'boolean' },
   'skip-edge': { type: 'boolean' },
   'cpu-prof': { type: 'string' },
+  'heap-profile': { type: 'string' },
   quick: { type: 'boolean' },
   'waiting-room': { type: 'boolean' },
   cluster: { type: 'boolean' },
@@ -92,7 +94,9 @@ export function parseFlags(args: string[] = process.argv.slice(2)) {
   // A running system (--url) has its own processes: the flags that shape the ones started here
   // would do nothing; the system's secret and namespace, on the other hand, only mean something there.
   if (values.url !== undefined) {
-    const ignored = (['gateways', 'workers', 'env', 'cpu-prof'] as const).filter((f) => values[f] !== undefined);
+    const ignored = (['gateways', 'workers', 'env', 'cpu-prof', 'heap-profile'] as const).filter(
+      (f) => values[f] !== undefined,
+    );
     if (ignored.length) {
       usageError(`${ignored.map((f) => `--${f}`).join(', ')}: not with --url (the system runs already)`);
     }
@@ -161,6 +165,7 @@ export function parseFlags(args: string[] = process.argv.slice(2)) {
     // At least 1 s per 1,000 buyers of the largest scale: a million take minutes to decide on this machine.
     decideTimeoutS: num('decide-timeout', Math.max(300, Math.max(...scales) / 1000), 60),
     warmupS: num('warmup', 1, 0.5),
+    heapProfileDir: values['heap-profile'] === undefined ? undefined : resolve(values['heap-profile']),
   };
   return {
     params,

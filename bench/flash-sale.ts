@@ -35,11 +35,13 @@
  * --json FILE --url URL --jwt-secret S --namespace NS (the last two only with --url)
  * --env K=V (more env for the children, repeatable) --naive-clients 50 --skip-baselines
  * --skip-throughput (no sold-out/read phases) --skip-edge (no GET phases, direct and through nginx) --cpu-prof DIR (V8 profiles of the gateway/worker
- * processes, written when they stop; summarize with dist/bench/profile-summary.js) --quick.
+ * processes, written when they stop; summarize with dist/bench/profile-summary.js) --heap-profile DIR
+ * (the gateways start with their inspector on: the burst's live heap by allocation site, before and
+ * after a forced GC, goes to the report and DIR/gateway-N.burst.heapprofile) --quick.
  * --quick changes the defaults of --tickets 200, --users 1000, --ramp-rate 300, --duration 3,
  * --concurrency 32, --readers 20, --burst-connections 200, --naive-clients 20, --open-delay 2,
  * --warmup 0.5 and --decide-timeout 60. With --url, the flags that only shape the processes the
- * benchmark starts (--gateways, --workers, --env, --cpu-prof) are refused, not ignored. A flag
+ * benchmark starts (--gateways, --workers, --env, --cpu-prof, --heap-profile) are refused, not ignored. A flag
  * error exits with status 2 before anything starts.
  * Each phase's per-second timeline (counts and cores per process) goes to stderr and --json.
  * DATABASE_URL, REDIS_URL, NATS_URL and JWT_SECRET are read through the app's config module.
@@ -233,6 +235,7 @@ async function benchSystem(flags: Flags, config: Config, engines: Engines, progr
       env: { HOLD_SECONDS: String(Math.ceil(params.decideTimeoutS) + 600), ...flags.env },
       ...engines,
       ...(flags.cpuProfDir ? { cpuProfDir: resolve(flags.cpuProfDir) } : {}),
+      inspectGateways: params.heapProfileDir !== undefined,
       log: (m) => progress.log(m),
     });
   }

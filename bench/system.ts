@@ -32,6 +32,8 @@ export interface SystemUnderTest {
   watched: Watched[];
   /** App processes only (their RSS is `rssMb`). */
   appProcessNames: string[];
+  /** The gateways' inspector origins (http://127.0.0.1:port), when started with `inspectGateways`. */
+  gatewayInspectors: string[];
   /** Human description of what runs where, for the report. */
   description: string;
   stop(): Promise<void>;
@@ -60,6 +62,8 @@ interface StartOptions {
   cluster?: { replicaUrl: string; jetstreamReplicas: number; haproxyDir: string };
   /** Extra node flags of the gateways (e.g. `--inspect=127.0.0.1:port` to read their heap). */
   gatewayNodeArgs?: string[];
+  /** Start each gateway with its inspector on a free port (`gatewayInspectors`), to read its heap. */
+  inspectGateways?: boolean;
   log: (msg: string) => void;
 }
 
@@ -123,13 +127,22 @@ export async function startSystem(opts: StartOptions): Promise<SystemUnderTest> 
   });
   const nodeArgs = (name: string) =>
     opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir, '--cpu-prof-name', `${name}.cpuprofile`] : [];
+  const gatewayInspectors: string[] = [];
+  const inspectArgs = async (): Promise<string[]> => {
+    if (!opts.inspectGateways) return [];
+    const port = await freePort();
+    gatewayInspectors.push(`http://127.0.0.1:${port}`);
+    return [`--inspect=127.0.0.1:${port}`];
+  };
   const spawnApp = async (name: string, role: string, migrate: boolean) =>
     spawnNode(
       name,
       main,
       await freePort(),
       env(role, migrate),
-      role === 'gateway' ? [...nodeArgs(name), ...(opts.gatewayNodeArgs ?? [])] : nodeArgs(name),
+      role === 'gateway'
+        ? [...nodeArgs(name), ...(opts.gatewayNodeArgs ?? []), ...(await inspectArgs())]
+        : nodeArgs(name),
       'ignore',
       role === 'gateway' ? opts.gatewayWrapper : [],
     );
@@ -189,6 +202,7 @@ export async function startSystem(opts: StartOptions): Promise<SystemUnderTest> 
       ...(opts.cluster ? [{ name: 'haproxy', pids: cachedPids(['haproxy']) }] : []),
     ],
     appProcessNames: children.map((c) => c.name),
+    gatewayInspectors,
     description: `${gateways.length} gateway + ${workers.length} worker child processes (node ${process.version}, NODE_ENV=production, BOOKING_WAIT_MS=${opts.waitMs})${opts.cluster ? ', behind HAProxy, on a Redis Cluster (6 nodes), a NATS cluster (3 nodes, R=3) and Postgres with a streaming replica for reads' : ''}`,
     stop: cleanup,
   };
@@ -229,6 +243,7 @@ export function attachSystem(opts: {
     jwtSecret: opts.jwtSecret,
     watched: infraWatched(),
     appProcessNames: [],
+    gatewayInspectors: [],
     description: `running system at ${origin} (namespace ${opts.namespace}; app processes not measured)`,
     stop: async () => undefined,
   };

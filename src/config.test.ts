@@ -52,6 +52,13 @@ describe('loadConfig', () => {
     ]);
   });
 
+  it("bounds V8's heap growth at 20% past the last full GC by default; 0 leaves V8's own factor", () => {
+    expect(loadConfig({}).heapGrowingPercent).toBe(20);
+    expect(loadConfig({ HEAP_GROWING_PERCENT: '0' }).heapGrowingPercent).toBe(0);
+    expect(problemsOf({ HEAP_GROWING_PERCENT: '401' }).join()).toMatch(/HEAP_GROWING_PERCENT/);
+    expect(problemsOf({ HEAP_GROWING_PERCENT: '-1' }).join()).toMatch(/HEAP_GROWING_PERCENT/);
+  });
+
   it('signs tokens with a random per-start key in development when JWT_SECRET is unset', () => {
     const a = loadConfig({});
     const b = loadConfig({});

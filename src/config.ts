@@ -126,6 +126,11 @@ const EnvSchema = z.object({
   /** Schema introspection on HTTP and graphql-ws; default: on unless production (independent of GRAPHIQL). */
   INTROSPECTION: bool.optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /**
+   * How far past what the last full GC kept V8 lets the heap grow before the next one, %. V8's
+   * own factor (0 here) goes up to 4×: after a burst the gateway held 900 MB of which 170 MB alive.
+   */
+  HEAP_GROWING_PERCENT: int(0, 400).default(20),
   /** Comma-separated addresses of reverse proxies whose `X-Forwarded-For` names the client; empty: the socket's peer is the client. */
   TRUSTED_PROXIES: z.string().default(''),
   /** Sign-in attempts to one account (known or not) before each next one backs off. */
@@ -250,6 +255,7 @@ function toConfig(env: Env) {
     services: servicesOf(env.ROLE),
     namespace: env.NAMESPACE,
     logLevel: env.LOG_LEVEL,
+    heapGrowingPercent: env.HEAP_GROWING_PERCENT,
     databaseUrl: env.DATABASE_URL,
     databaseRead: { url: env.DATABASE_READ_URL, maxLagMs: env.DATABASE_READ_MAX_LAG_MS },
     redisUrl: env.REDIS_URL,

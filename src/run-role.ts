@@ -1,3 +1,4 @@
+import { setFlagsFromString } from 'node:v8';
 import { startApp } from './app.js';
 import { ConfigError, loadConfig } from './config.js';
 import { StartupError } from './errors.js';
@@ -15,6 +16,9 @@ async function main(): Promise<void> {
     }
     throw err;
   }
+  // Read at every full GC, so it takes effect from here on; objects of requests that waited
+  // seconds die in the old space, and V8's own factor would let them pile up to 4× the live heap.
+  if (config.heapGrowingPercent > 0) setFlagsFromString(`--heap-growing-percent=${config.heapGrowingPercent}`);
   const log = createLogger(config.logLevel, { role: config.role });
   const app = await startApp(config, log);
 
