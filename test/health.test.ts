@@ -1,5 +1,8 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
+import { urlsFromEnv } from '../scripts/local-services.js';
 import { HealthMonitor, type Probe } from '../src/infra/health.js';
+import { openRedis } from '../src/infra/redis.js';
 
 const answers: Probe = () => Promise.resolve();
 const hangs: Probe = () => new Promise(() => undefined);
@@ -29,6 +32,25 @@ describe('HealthMonitor', () => {
     probe = hangs;
     await health.check();
     expect(health.allUp()).toBe(true);
+  });
+
+  it('counts an answer that came while the event loop was busy past the timeout as in time', async () => {
+    // A burst keeps the gateway's loop busy for long turns: the PONG is on the socket before the
+    // loop comes back, and the probe's timer (run before I/O in a turn) must not call it late.
+    const redis = await openRedis(urlsFromEnv().redisUrl);
+    try {
+      const health = new HealthMonitor({ postgres: answers, redis: () => redis.ping(), nats: answers }, 1000, 20);
+      for (let i = 0; i < 3; i++) {
+        const checked = health.check();
+        await nextTurn(); // the PING is written (auto-pipelined at the end of the turn)
+        const busyUntil = performance.now() + 200;
+        while (performance.now() < busyUntil); // one long turn, ten times the probe's timeout
+        expect((await checked).redis).toEqual({ up: true });
+      }
+      expect(health.allUp()).toBe(true);
+    } finally {
+      redis.disconnect();
+    }
   });
 
   it('cuts credentials out of the URLs in a reason, so the detailed report never shows a password', async () => {

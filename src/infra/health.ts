@@ -109,10 +109,21 @@ function errorMessage(err: unknown): string {
   return message.replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s/@]*@/gi, '$1***@').slice(0, MAX_ERROR_LENGTH);
 }
 
+/**
+ * Timers run before I/O in each turn of the event loop: under load the loop comes back late, and a
+ * probe's timer would fire before the answer already waiting on its socket was read. The verdict
+ * waits for setImmediate, which runs after that turn's I/O, so only an answer not there is late.
+ */
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
+  let immediate: NodeJS.Immediate | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new ProbeTimeout(`no answer within ${ms} ms`)), ms);
+    timer = setTimeout(() => {
+      immediate = setImmediate(() => reject(new ProbeTimeout(`no answer within ${ms} ms`)));
+    }, ms);
   });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  return Promise.race([promise, timeout]).finally(() => {
+    clearTimeout(timer);
+    clearImmediate(immediate);
+  });
 }
