@@ -37,7 +37,7 @@
  * --skip-throughput (no sold-out/read phases) --skip-edge (no GET phases, direct and through nginx) --cpu-prof DIR (V8 profiles of the gateway/worker
  * processes, written when they stop; summarize with dist/bench/profile-summary.js) --heap-profile DIR
  * (the gateways start with their inspector on: the burst's live heap by allocation site, before and
- * after a forced GC, goes to the report and DIR/gateway-N.burst.heapprofile) --quick.
+ * after a forced GC, goes to the report and DIR/gateway-N.run-R.burst.heapprofile) --quick.
  * --quick changes the defaults of --tickets 200, --users 1000, --ramp-rate 300, --duration 3,
  * --concurrency 32, --readers 20, --burst-connections 200, --naive-clients 20, --open-delay 2,
  * --warmup 0.5 and --decide-timeout 60. With --url, the flags that only shape the processes the

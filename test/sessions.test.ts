@@ -321,38 +321,28 @@ describe('caps on graphql-ws', () => {
               (f.payload as { data: { stockChanged: { ticketsAvailable: number } } }).data.stockChanged
                 .ticketsAvailable,
           );
-      await eventually(() => (sockets.every((s) => counts(s, 'stock').includes(9)) ? true : undefined));
       // The other event's operation never carries this one's counts (it may repeat its own).
-      expect(new Set(counts(sockets[0]!, 'other'))).toEqual(new Set([7]));
+      const otherCarriesOnlyItsOwn = () => expect(new Set(counts(sockets[0]!, 'other'))).toEqual(new Set([7]));
+      const book = async (quantity: number, idempotencyKey: string) =>
+        gqlOk(sys.url, BookTicketDocument, { eventId: watched, quantity, idempotencyKey }, (await account()).token);
+      await eventually(() => (sockets.every((s) => counts(s, 'stock').includes(9)) ? true : undefined));
+      otherCarriesOnlyItsOwn();
       // Two operations in the gateway, one per event, for six subscriptions.
       expect(sys.app.services.stock.subscriberCount()).toBe(2);
 
-      const buyer = await account();
-      await gqlOk(
-        sys.url,
-        BookTicketDocument,
-        { eventId: watched, quantity: 2, idempotencyKey: 'shared' },
-        buyer.token,
-      );
+      await book(2, 'shared');
       await eventually(() => (sockets.every((s) => counts(s, 'stock').at(-1) === 7) ? true : undefined));
       const late = openSocket();
       opened.push(late);
       await late.acked;
       late.subscribe('stock', STOCK, { eventId: watched });
-      // The other event's operation never carries this one's counts (it may repeat its own).
-      expect(new Set(counts(sockets[0]!, 'other'))).toEqual(new Set([7]));
+      otherCarriesOnlyItsOwn();
       await eventually(() => (counts(late, 'stock')[0] === 7 ? true : undefined));
       expect(sys.app.services.stock.subscriberCount()).toBe(2);
 
       // A subscriber that leaves does not end the others' operation; the last one to leave does.
       sockets[1]!.complete('stock');
-      const second = await account();
-      await gqlOk(
-        sys.url,
-        BookTicketDocument,
-        { eventId: watched, quantity: 1, idempotencyKey: 'shared-2' },
-        second.token,
-      );
+      await book(1, 'shared-2');
       await eventually(() => (counts(late, 'stock').at(-1) === 6 ? true : undefined));
       expect(counts(sockets[1]!, 'stock').at(-1)).toBe(7);
     } finally {
